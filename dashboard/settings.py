@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "rest_framework",
     "simulator",
 ]
 
@@ -113,6 +112,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "simulator": {"handlers": ["console"], "level": os.environ.get("SIMULATOR_LOG_LEVEL", "WARNING")},
+        "simulator": {"handlers": ["console"], "level": os.environ.get("SIMULATOR_LOG_LEVEL", "CRITICAL")},
     },
 }

@@ -1,0 +1,112 @@
+"""Allocation audit: ``nova-manage placement audit`` plus what it cannot see.
+
+- orphaned: a consumer on a provider that is neither a server on that node, nor an
+  in-progress migration from or to it, nor the server of such a migration;
+- missing: a server with a node but no allocation on it;
+- flavor mismatch: the server's allocation on its node differs from its flavor
+  (a server mid-resize may also hold its new flavor).
+
+Exit code as the CLI's: 0 when nothing is found, 3 when something is.
+"""
+from collections import defaultdict
+
+from .models import Allocation, Migration, ResourceProvider, Server
+from .states import MIGRATION_DONE_STATUSES, VmState
+
+
+def _fmt(resources):
+    return ", ".join(f"{rc}={amount}" for rc, amount in sorted(resources.items()))
+
+
+def audit_cloud(cloud):
+    providers = {p.pk: p for p in ResourceProvider.objects.filter(cloud=cloud)}
+    servers = list(
+        Server.objects.filter(cloud=cloud)
+        .exclude(vm_state=VmState.DELETED)
+        .select_related("node", "flavor", "new_flavor")
+    )
+    migrations = list(
+        Migration.objects.filter(cloud=cloud).exclude(status__in=MIGRATION_DONE_STATUSES)
+    )
+    holdings = defaultdict(dict)  # (provider id, consumer uuid) -> {rc: amount}
+    consumer_types = {}
+    for alloc in Allocation.objects.filter(provider__cloud=cloud).select_related("consumer"):
+        holdings[(alloc.provider_id, str(alloc.consumer.uuid))][alloc.resource_class] = alloc.used
+        consumer_types[str(alloc.consumer.uuid)] = alloc.consumer.consumer_type
+
+    legit = defaultdict(set)  # provider id -> consumer uuids that belong there
+    for server in servers:
+        if server.node_id:
+            legit[server.node_id].add(str(server.uuid))
+    servers_by_pk = {s.pk: s for s in servers}
+    migrating_servers = set()
+    for migration in migrations:
+        server = servers_by_pk.get(migration.server_id)
+        for node_id in (migration.source_node_id, migration.dest_node_id):
+            if node_id:
+                legit[node_id].add(str(migration.uuid))
+                if server is not None:
+                    legit[node_id].add(str(server.uuid))
+        migrating_servers.add(migration.server_id)
+
+    orphaned = []
+    ordered = sorted(holdings.items(), key=lambda item: (providers[item[0][0]].name, item[0][1]))
+    for (provider_id, consumer_uuid), resources in ordered:
+        if consumer_uuid in legit[provider_id]:
+            continue
+        provider = providers[provider_id]
+        orphaned.append(
+            {
+                "provider": provider.name,
+                "consumer_uuid": consumer_uuid,
+                "consumer_type": consumer_types[consumer_uuid],
+                "resources": resources,
+                "message": (
+                    f"Allocations were set against consumer UUID {consumer_uuid} but no existing instances or "
+                    f"active migrations are related. Allocations for consumer UUID {consumer_uuid} on Resource "
+                    f"Provider {provider.uuid} can be deleted: {{'resources': {resources}}}"
+                ),
+            }
+        )
+
+    missing, mismatched = [], []
+    for server in servers:
+        if not server.node_id:
+            continue
+        held = holdings.get((server.node_id, str(server.uuid)))
+        node = providers[server.node_id].name
+        if not held:
+            missing.append(
+                {
+                    "server": server.name,
+                    "server_uuid": str(server.uuid),
+                    "provider": node,
+                    "message": f"Server {server.name} lives on {node} but holds no allocation there.",
+                }
+            )
+            continue
+        allowed = [server.flavor]
+        if server.pk in migrating_servers and server.new_flavor_id:
+            allowed.append(server.new_flavor)
+        if all(held != flavor.resources() for flavor in allowed):
+            mismatched.append(
+                {
+                    "server": server.name,
+                    "server_uuid": str(server.uuid),
+                    "provider": node,
+                    "flavor": server.flavor.name,
+                    "expected": server.flavor.resources(),
+                    "allocated": held,
+                    "message": (
+                        f"Server {server.name} has flavor {server.flavor.name} ({_fmt(server.flavor.resources())}) "
+                        f"but holds {_fmt(held)} on {node}."
+                    ),
+                }
+            )
+    found = bool(orphaned or missing or mismatched)
+    return {
+        "exit_code": 3 if found else 0,
+        "orphaned": orphaned,
+        "missing": missing,
+        "flavor_mismatch": mismatched,
+    }

@@ -1,0 +1,64 @@
+"""Building clouds: hosts with the fake driver's inventory, Nova's default flavors, servers."""
+from . import placement
+from .context import PROJECT_ID, USER_ID
+from .driver import inventory_for
+from .models import Cloud, Flavor, Host, Inventory, ResourceProvider, Server
+from .states import ConsumerType, PowerState, VmState
+
+# nova/tests/fixtures/nova.py DefaultFlavorsFixture: flavorid, name, vcpus, ram, root disk.
+DEFAULT_FLAVORS = [
+    ("1", "m1.tiny", 1, 512, 1),
+    ("2", "m1.small", 1, 2048, 20),
+    ("3", "m1.medium", 2, 4096, 40),
+    ("4", "m1.large", 4, 8192, 80),
+    ("5", "m1.xlarge", 8, 16384, 160),
+]
+
+
+def ensure_flavors(cloud):
+    for flavorid, name, vcpus, memory_mb, root_gb in DEFAULT_FLAVORS:
+        Flavor.objects.get_or_create(
+            cloud=cloud,
+            flavorid=flavorid,
+            defaults={"name": name, "vcpus": vcpus, "memory_mb": memory_mb, "root_gb": root_gb},
+        )
+
+
+def ensure_host(cloud, name, driver="FakeDriver"):
+    """A compute host and its provider, reporting the driver's inventory (kept if present)."""
+    host, _ = Host.objects.get_or_create(cloud=cloud, name=name, defaults={"driver": driver})
+    provider, _ = ResourceProvider.objects.get_or_create(cloud=cloud, host=host, defaults={"name": name})
+    for rc, fields in inventory_for(host.driver).items():
+        Inventory.objects.get_or_create(provider=provider, resource_class=rc, defaults=fields)
+    return host
+
+
+def build_cloud(name, host_names, driver, description="", shared=False):
+    cloud = Cloud.objects.create(name=name, description=description, shared=shared)
+    ensure_flavors(cloud)
+    for host_name in host_names:
+        ensure_host(cloud, host_name, driver)
+    return cloud
+
+
+def boot_server(cloud, name, host, flavor, vm_state=VmState.ACTIVE):
+    """A server already running on ``host``: its record and its flavor's allocation."""
+    server = Server.objects.create(
+        cloud=cloud,
+        name=name,
+        host=host,
+        node=host.provider,
+        flavor=flavor,
+        vm_state=vm_state,
+        power_state=PowerState.SHUTDOWN if vm_state == VmState.STOPPED else PowerState.RUNNING,
+    )
+    placement.put_allocations(
+        cloud,
+        server.uuid,
+        {str(host.provider.uuid): {"resources": flavor.resources()}},
+        None,
+        ConsumerType.INSTANCE,
+        PROJECT_ID,
+        USER_ID,
+    )
+    return server

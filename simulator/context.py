@@ -1,0 +1,141 @@
+"""What one pipeline step works with: the run, its cloud, the server, the migration,
+the service it runs in, and the cast it hands on."""
+import contextlib
+import logging
+import uuid
+
+from django.utils import timezone
+
+from .driver import Failure, FakeDriver
+from .models import Host, InstanceAction, Migration, Server
+
+LOG = logging.getLogger("simulator")
+
+PROJECT_ID = "6f70656e737461636b20342065766572"
+USER_ID = "admin"
+CONDUCTOR = "conductor"
+API = "api"
+
+
+class UnexpectedTaskStateError(Exception):
+    """``nova.exception.UnexpectedTaskStateError``: the server moved on under us."""
+
+    code = 500
+
+    def __init__(self, instance_uuid, expected, actual):
+        super().__init__(
+            f"Conflict updating instance {instance_uuid}. Expected: {{'task_state': {expected!r}}}. "
+            f"Actual: {{'task_state': {actual!r}}}"
+        )
+
+
+UnexpectedTaskStateError.__module__ = "nova.exception"
+
+
+class StepContext:
+    """State shared by the Nova functions of one step; ``state`` persists on the run."""
+
+    def __init__(self, run, service):
+        self.run = run
+        self.cloud = run.cloud
+        self.params = run.params
+        self.state = run.context
+        self.service = service
+        self.next_cast = None
+        self.log_lines = []
+        self.swallowed = {}
+        self.server = (
+            Server.objects.select_for_update()
+            .select_related("host", "node", "flavor", "old_flavor", "new_flavor")
+            .get(pk=run.server_id)
+        )
+        self.migration = None
+        if self.state.get("migration_id"):
+            self.migration = Migration.objects.select_related(
+                "source_compute", "source_node", "dest_compute", "dest_node", "old_flavor", "new_flavor"
+            ).get(pk=self.state["migration_id"])
+        self._hosts = {h.name: h for h in Host.objects.filter(cloud=self.cloud).select_related("provider")}
+
+    # -- where we are -------------------------------------------------------
+    @contextlib.contextmanager
+    def running_on(self, service):
+        """An RPC call: run a piece of another service inline, then come back."""
+        previous, self.service = self.service, service
+        try:
+            yield
+        finally:
+            self.service = previous
+
+    def host(self, name):
+        return self._hosts[name]
+
+    def hosts(self):
+        return list(self._hosts.values())
+
+    def driver(self, host_name):
+        return FakeDriver(self.host(host_name), self.injected_failures())
+
+    def injected_failures(self):
+        fail_at = self.params.get("fail_at")
+        if not fail_at:
+            return []
+        return [
+            Failure(
+                point=fail_at,
+                exception=self.params.get("exception"),
+                host=self.params.get("fail_host"),
+                reason=self.params.get("reason"),
+                inner_exception=self.params.get("inner_exception"),
+            )
+        ]
+
+    def placement_race(self, point):
+        """Whether a concurrent placement writer is injected at ``point`` here."""
+        return any(f.applies(point, self.service) or f.applies(point, None) for f in self.injected_failures())
+
+    def bug(self, number):
+        return number in self.params.get("bugs", [])
+
+    # -- records ------------------------------------------------------------
+    def now(self):
+        return timezone.now()
+
+    def save_server(self, expected_task_state=()):
+        """``instance.save(expected_task_state=...)``."""
+        if expected_task_state:
+            actual = Server.objects.filter(pk=self.server.pk).values_list("task_state", flat=True).get()
+            if actual not in expected_task_state:
+                raise UnexpectedTaskStateError(self.server.uuid, list(expected_task_state), actual)
+        self.server.save()
+
+    def save_migration(self):
+        self.migration.save()
+
+    @property
+    def action(self):
+        return InstanceAction.objects.get(pk=self.state["action_id"])
+
+    def record_action(self, action):
+        """``_record_action_start``: a new action with its own request id."""
+        record = InstanceAction.objects.create(
+            server=self.server,
+            action=action,
+            request_id=f"req-{uuid.uuid4()}",
+            user_id=USER_ID,
+            project_id=PROJECT_ID,
+            start_time=self.now(),
+        )
+        self.state["action_id"] = record.pk
+        self.state.setdefault("action_ids", []).append(record.pk)
+        return record
+
+    def log(self, level, message, *args):
+        text = message % args if args else message
+        LOG.log(getattr(logging, level), "[run %s] %s", self.run.pk, text)
+        self.log_lines.append({"level": level, "service": self.service, "message": text})
+
+    # -- handing on ---------------------------------------------------------
+    def cast(self, step, host):
+        """An RPC cast: ``step`` runs next, on ``host``'s queue."""
+        assert self.next_cast is None, f"second cast {step} after {self.next_cast}"
+        self.next_cast = (step, host)

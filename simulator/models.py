@@ -1,0 +1,333 @@
+"""The simulated cloud: Nova's compute records and Placement's, grouped by cloud."""
+import math
+import uuid
+
+from django.db import models
+
+from .states import (
+    ConsumerType,
+    MigrationStatus,
+    MigrationType,
+    PowerState,
+    ResourceClass,
+    TaskState,
+    VmState,
+    api_status,
+)
+
+
+class Cloud(models.Model):
+    """A self-contained simulated deployment: hosts, providers, flavors, servers, allocations.
+
+    Runs build a fresh one from their scenario's template by default; the demo cloud
+    is shared, so runs against it compete for capacity.
+    """
+
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    shared = models.BooleanField(default=False, help_text="Built by seed_demo; runs may target it.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Host(models.Model):
+    """A nova-compute service with the fake virt driver and its injected failures."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="hosts")
+    name = models.CharField(max_length=255)
+    service_up = models.BooleanField(default=True)
+    driver = models.CharField(max_length=64, default="FakeDriver")
+    supports_migrate_to_same_host = models.BooleanField(default=False)
+    failures = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Driver failures on this host, e.g. [{"point": "finish_migration", '
+        '"exception": "VirtualInterfaceCreateException"}].',
+    )
+
+    class Meta:
+        ordering = ["cloud", "name"]
+        constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="host_unique_per_cloud")]
+
+    def __str__(self):
+        return self.name
+
+
+class ResourceProvider(models.Model):
+    """Placement's record of a compute node; ``name`` is the hypervisor hostname."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="providers")
+    host = models.OneToOneField(Host, on_delete=models.CASCADE, related_name="provider")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    name = models.CharField(max_length=255)
+    generation = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["cloud", "name"]
+        constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="provider_unique_per_cloud")]
+
+    def __str__(self):
+        return self.name
+
+
+class Inventory(models.Model):
+    """One resource class of a provider; capacity is ``(total - reserved) * allocation_ratio``."""
+
+    provider = models.ForeignKey(ResourceProvider, on_delete=models.CASCADE, related_name="inventories")
+    resource_class = models.CharField(max_length=64, choices=ResourceClass.choices)
+    total = models.PositiveIntegerField()
+    reserved = models.PositiveIntegerField(default=0)
+    min_unit = models.PositiveIntegerField(default=1)
+    max_unit = models.PositiveIntegerField(default=2147483647)
+    step_size = models.PositiveIntegerField(default=1)
+    allocation_ratio = models.FloatField(default=1.0)
+
+    class Meta:
+        ordering = ["provider", "resource_class"]
+        verbose_name_plural = "inventories"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "resource_class"], name="inventory_unique_class")
+        ]
+
+    def __str__(self):
+        return f"{self.provider.name} {self.resource_class}"
+
+    @property
+    def capacity(self):
+        return int((self.total - self.reserved) * self.allocation_ratio)
+
+
+class Flavor(models.Model):
+    """An instance type; its placement request is VCPU, MEMORY_MB and DISK_GB."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="flavors")
+    flavorid = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    vcpus = models.PositiveIntegerField()
+    memory_mb = models.PositiveIntegerField()
+    root_gb = models.PositiveIntegerField()
+    ephemeral_gb = models.PositiveIntegerField(default=0)
+    swap = models.PositiveIntegerField(default=0, help_text="MB")
+    disabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["cloud", "flavorid"]
+        constraints = [
+            models.UniqueConstraint(fields=["cloud", "flavorid"], name="flavorid_unique_per_cloud"),
+            models.UniqueConstraint(fields=["cloud", "name"], name="flavor_name_unique_per_cloud"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def resources(self):
+        """The placement request for this flavor (nova/scheduler/utils.py)."""
+        return {
+            ResourceClass.VCPU.value: self.vcpus,
+            ResourceClass.MEMORY_MB.value: self.memory_mb,
+            ResourceClass.DISK_GB.value: self.root_gb + self.ephemeral_gb + math.ceil(self.swap / 1024),
+        }
+
+
+class Server(models.Model):
+    """An instance; ``host``/``node`` say where the DB thinks it lives."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="servers")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    name = models.CharField(max_length=255)
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    node = models.ForeignKey(ResourceProvider, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    old_flavor = models.ForeignKey(Flavor, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    new_flavor = models.ForeignKey(Flavor, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    vm_state = models.CharField(max_length=32, choices=VmState.choices, default=VmState.ACTIVE)
+    task_state = models.CharField(max_length=32, choices=TaskState.choices, null=True, blank=True)
+    power_state = models.PositiveSmallIntegerField(choices=PowerState.choices, default=PowerState.RUNNING)
+    old_vm_state = models.CharField(max_length=32, blank=True, help_text="system_metadata['old_vm_state']")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cloud", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def status(self):
+        return api_status(self.vm_state, self.task_state)
+
+
+class Migration(models.Model):
+    """A resize's migration record; its uuid is a placement consumer."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="migrations")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="migrations")
+    source_compute = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="+")
+    source_node = models.ForeignKey(ResourceProvider, on_delete=models.PROTECT, related_name="+")
+    dest_compute = models.ForeignKey(Host, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    dest_node = models.ForeignKey(ResourceProvider, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    old_flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    new_flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=32, choices=MigrationStatus.choices)
+    migration_type = models.CharField(max_length=32, choices=MigrationType.choices, default=MigrationType.RESIZE)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return str(self.uuid)
+
+
+class Consumer(models.Model):
+    """A placement consumer (instance or migration uuid) with its generation."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="consumers")
+    uuid = models.UUIDField(unique=True)
+    consumer_type = models.CharField(max_length=16, choices=ConsumerType.choices)
+    generation = models.PositiveIntegerField(default=0)
+    project_id = models.CharField(max_length=255)
+    user_id = models.CharField(max_length=255)
+
+    def __str__(self):
+        return f"{self.consumer_type} {self.uuid}"
+
+
+class Allocation(models.Model):
+    """An amount of one resource class a consumer holds on a provider."""
+
+    provider = models.ForeignKey(ResourceProvider, on_delete=models.CASCADE, related_name="allocations")
+    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="allocations")
+    resource_class = models.CharField(max_length=64, choices=ResourceClass.choices)
+    used = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["provider", "consumer", "resource_class"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "consumer", "resource_class"], name="allocation_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.consumer.uuid} {self.resource_class}={self.used} on {self.provider.name}"
+
+
+class InstanceFault(models.Model):
+    """A fault recorded for a server: code, message, traceback details, host."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="faults")
+    code = models.PositiveIntegerField()
+    message = models.CharField(max_length=255)
+    details = models.TextField(blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"{self.code} {self.message}"
+
+
+class InstanceAction(models.Model):
+    """A user request on a server (``resize``, ``confirmResize``, ``revertResize``)."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(max_length=64)
+    request_id = models.CharField(max_length=64)
+    user_id = models.CharField(max_length=255)
+    project_id = models.CharField(max_length=255)
+    start_time = models.DateTimeField()
+    message = models.CharField(max_length=255, null=True, blank=True, help_text="'Error' if an event failed")
+
+    class Meta:
+        ordering = ["start_time", "id"]
+
+    def __str__(self):
+        return f"{self.action} {self.request_id}"
+
+
+class InstanceActionEvent(models.Model):
+    """One service's part of an action, e.g. ``compute_finish_resize`` on the dest."""
+
+    action = models.ForeignKey(InstanceAction, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=64)
+    host = models.CharField(max_length=255, blank=True)
+    start_time = models.DateTimeField()
+    finish_time = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=16, null=True, blank=True)
+    traceback = models.TextField(blank=True)
+    details = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["start_time", "id"]
+
+    def __str__(self):
+        return self.event
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CRASHED = "crashed"
+
+
+class Run(models.Model):
+    """One resize scenario executed against a cloud, with its report.
+
+    ``next_step``/``seq`` point at the cast the pipeline executes next; a step
+    whose seq is behind the run's has already been executed.
+    """
+
+    scenario = models.CharField(max_length=100)
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    cloud = models.ForeignKey(Cloud, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the run crashed")
+    next_step = models.CharField(max_length=64, blank=True)
+    next_host = models.CharField(max_length=255, blank=True)
+    seq = models.PositiveIntegerField(default=0)
+    context = models.JSONField(default=dict, help_text="Pipeline state handed from step to step")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    audit = models.JSONField(null=True, blank=True)
+    verdict = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"run {self.pk} ({self.scenario})"
+
+
+class RunStep(models.Model):
+    """One executed pipeline step (an RPC cast) of a run, with its timing."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    seq = models.PositiveIntegerField()
+    name = models.CharField(max_length=64)
+    host = models.CharField(max_length=255, blank=True)
+    started = models.DateTimeField()
+    finished = models.DateTimeField()
+    failed = models.BooleanField(default=False, help_text="The step ended with an exception (swallowed by the cast)")
+    error = models.CharField(max_length=255, blank=True)
+    log = models.JSONField(default=list, blank=True, help_text="What Nova would have logged")
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="runstep_unique_seq")]
+
+    def __str__(self):
+        return f"{self.run_id}#{self.seq} {self.name}"

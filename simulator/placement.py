@@ -1,0 +1,371 @@
+"""Placement's rules: capacity, inventory constraints, usages, consumer generations,
+allocation candidates, and atomic multi-consumer writes.
+
+Every write runs in one transaction and locks the providers it touches (in id
+order) and the consumers it replaces, so concurrent writers can neither
+oversubscribe a provider nor overwrite each other's consumers silently: a stale
+consumer generation is a 409 ``placement.concurrent_update``.
+"""
+import json
+import uuid as uuidlib
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from .models import Allocation, Consumer, Inventory, ResourceProvider
+from .states import RESOURCE_CLASSES
+
+
+class PlacementError(Exception):
+    """An error response of the placement API."""
+
+    status = 400
+    title = "Bad Request"
+    code = "placement.undefined_code"
+
+    def __init__(self, detail):
+        self.detail = detail
+        super().__init__(detail)
+
+    def body(self):
+        """The JSON error document placement would send (what Nova puts in its errors)."""
+        return json.dumps(
+            {
+                "errors": [
+                    {
+                        "status": self.status,
+                        "title": self.title,
+                        "detail": self.detail,
+                        "code": self.code,
+                        "request_id": f"req-{uuidlib.uuid4()}",
+                    }
+                ]
+            }
+        )
+
+
+class ConcurrentUpdate(PlacementError):
+    status = 409
+    title = "Conflict"
+    code = "placement.concurrent_update"
+
+
+class AllocationConflict(PlacementError):
+    """Capacity or constraints violated: ``Unable to allocate inventory: ...``."""
+
+    status = 409
+    title = "Conflict"
+
+
+def capacity(inventory):
+    """``(total - reserved) * allocation_ratio``, as an integer amount."""
+    return int((inventory.total - inventory.reserved) * inventory.allocation_ratio)
+
+
+def check_constraints(inventory, amount, provider_uuid):
+    """Reject an amount outside min_unit/max_unit or off the step_size."""
+    if (
+        amount < inventory.min_unit
+        or amount > inventory.max_unit
+        or amount % inventory.step_size != 0
+    ):
+        raise AllocationConflict(
+            "Unable to allocate inventory: Unable to create allocation for "
+            f"'{inventory.resource_class}' on resource provider '{provider_uuid}'. "
+            "The requested amount would violate inventory constraints."
+        )
+
+
+def _capacity_exceeded(inventory, provider_uuid):
+    return AllocationConflict(
+        "Unable to allocate inventory: Unable to create allocation for "
+        f"'{inventory.resource_class}' on resource provider '{provider_uuid}'. "
+        "The requested amount would exceed the capacity."
+    )
+
+
+def _used_by_provider(provider_ids):
+    """{(provider_id, resource_class): used} in one query."""
+    rows = (
+        Allocation.objects.filter(provider_id__in=provider_ids)
+        .values_list("provider_id", "resource_class")
+        .annotate(total=Sum("used"))
+    )
+    return {(pid, rc): total for pid, rc, total in rows}
+
+
+def usages(provider):
+    """``GET /resource_providers/{uuid}/usages``: classes with inventory and no allocation are 0."""
+    used = _used_by_provider([provider.pk])
+    return {inv.resource_class: used.get((provider.pk, inv.resource_class), 0) for inv in provider.inventories.all()}
+
+
+def cloud_usages(cloud):
+    """{provider name: {VCPU, MEMORY_MB, DISK_GB}} for every provider of a cloud, in two queries."""
+    providers = list(ResourceProvider.objects.filter(cloud=cloud).order_by("name"))
+    used = _used_by_provider([p.pk for p in providers])
+    return {p.name: {rc: used.get((p.pk, rc), 0) for rc in RESOURCE_CLASSES} for p in providers}
+
+
+def get_allocations(consumer_uuid):
+    """``GET /allocations/{consumer}``; an unknown consumer has ``{"allocations": {}}``."""
+    consumer = Consumer.objects.filter(uuid=consumer_uuid).first()
+    if consumer is None:
+        return {"allocations": {}}
+    allocations = {}
+    for alloc in consumer.allocations.select_related("provider"):
+        entry = allocations.setdefault(
+            str(alloc.provider.uuid), {"resources": {}, "generation": alloc.provider.generation}
+        )
+        entry["resources"][alloc.resource_class] = alloc.used
+    return {
+        "allocations": allocations,
+        "consumer_generation": consumer.generation,
+        "consumer_type": consumer.consumer_type,
+        "project_id": consumer.project_id,
+        "user_id": consumer.user_id,
+    }
+
+
+def post_allocations(cloud, payload):
+    """``POST /allocations``: replace the allocations of several consumers atomically.
+
+    ``payload`` is ``{consumer_uuid: {"allocations": {rp_uuid: {"resources": {rc: n}}},
+    "consumer_generation": int|None, "consumer_type", "project_id", "user_id"}}``.
+    An empty allocation set deletes the consumer.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                _write(cloud, payload)
+        except IntegrityError:
+            # Another writer created one of these consumers first.
+            raise ConcurrentUpdate("consumer generation conflict - expected null but got 0") from None
+
+
+def put_allocations(cloud, consumer_uuid, allocations, consumer_generation, consumer_type, project_id, user_id):
+    """``PUT /allocations/{consumer}``: replace one consumer's allocations wholesale."""
+    post_allocations(
+        cloud,
+        {
+            str(consumer_uuid): {
+                "allocations": allocations,
+                "consumer_generation": consumer_generation,
+                "consumer_type": consumer_type,
+                "project_id": project_id,
+                "user_id": user_id,
+            }
+        },
+    )
+
+
+def _write(cloud, payload):
+    requested = {}  # (provider id, rc) -> amount over all consumers of the write
+    provider_uuids = {str(rp_uuid) for body in payload.values() for rp_uuid in body["allocations"]}
+
+    consumer_uuids = [str(u) for u in payload]
+    consumers = {
+        str(c.uuid): c for c in Consumer.objects.select_for_update().filter(uuid__in=consumer_uuids)
+    }
+    for consumer_uuid, body in payload.items():
+        consumer = consumers.get(str(consumer_uuid))
+        expected = body.get("consumer_generation")
+        actual = consumer.generation if consumer else None
+        if expected != actual:
+            raise ConcurrentUpdate(
+                "consumer generation conflict - expected %s but got %s"
+                % ("null" if expected is None else expected, "null" if actual is None else actual)
+            )
+        if consumer:
+            provider_uuids.update(
+                str(u) for u in consumer.allocations.values_list("provider__uuid", flat=True)
+            )
+
+    providers = {
+        str(p.uuid): p
+        for p in ResourceProvider.objects.select_for_update().filter(cloud=cloud, uuid__in=provider_uuids).order_by("id")
+    }
+    missing = provider_uuids - set(providers)
+    if missing:
+        raise PlacementError(
+            "Unable to allocate inventory: resource provider %s not found." % ", ".join(sorted(missing))
+        )
+    by_pk = {p.pk: p for p in providers.values()}
+    provider_ids = list(by_pk)
+    used_before = _used_by_provider(provider_ids)
+    inventories = {
+        (inv.provider_id, inv.resource_class): inv
+        for inv in Inventory.objects.filter(provider_id__in=provider_ids)
+    }
+
+    # Drop the consumers' current allocations, then check the new ones against what is left.
+    existing = [c.pk for c in consumers.values()]
+    Allocation.objects.filter(consumer_id__in=existing).delete()
+    used_others = _used_by_provider(provider_ids)
+
+    for consumer_uuid, body in payload.items():
+        for rp_uuid, entry in body["allocations"].items():
+            provider = providers[str(rp_uuid)]
+            for rc, amount in entry["resources"].items():
+                key = (provider.pk, rc)
+                inventory = inventories.get(key)
+                if inventory is None:
+                    raise AllocationConflict(
+                        f"Unable to allocate inventory: Inventory for '{rc}' on resource provider "
+                        f"'{provider.uuid}' invalid."
+                    )
+                check_constraints(inventory, amount, provider.uuid)
+                requested[key] = requested.get(key, 0) + amount
+
+    for key, amount in requested.items():
+        inventory = inventories[key]
+        new_used = used_others.get(key, 0) + amount
+        # Over capacity is tolerated only if the write does not make the overage worse.
+        if new_used > capacity(inventory) and new_used > used_before.get(key, 0):
+            raise _capacity_exceeded(inventory, by_pk[key[0]].uuid)
+
+    for consumer_uuid, body in payload.items():
+        consumer = consumers.get(str(consumer_uuid))
+        has_allocations = any(entry["resources"] for entry in body["allocations"].values())
+        if not has_allocations:
+            if consumer:
+                consumer.delete()
+            continue
+        if consumer is None:
+            consumer = Consumer.objects.create(
+                cloud=cloud,
+                uuid=consumer_uuid,
+                consumer_type=body["consumer_type"],
+                generation=1,
+                project_id=body["project_id"],
+                user_id=body["user_id"],
+            )
+        else:
+            consumer.generation += 1
+            consumer.consumer_type = body.get("consumer_type") or consumer.consumer_type
+            consumer.save(update_fields=["generation", "consumer_type"])
+        Allocation.objects.bulk_create(
+            Allocation(provider=providers[str(rp_uuid)], consumer=consumer, resource_class=rc, used=amount)
+            for rp_uuid, entry in body["allocations"].items()
+            for rc, amount in entry["resources"].items()
+        )
+
+    for provider in providers.values():
+        provider.generation += 1
+        provider.save(update_fields=["generation"])
+
+
+def simulate_concurrent_update(cloud, consumer_uuid):
+    """Another writer touches the consumer: its generation moves on, so a writer
+    holding the old generation gets 409 ``placement.concurrent_update``."""
+    consumer = Consumer.objects.select_for_update().filter(uuid=consumer_uuid).first()
+    if consumer is None:
+        Consumer.objects.create(
+            cloud=cloud, uuid=consumer_uuid, consumer_type="INSTANCE", generation=0, project_id="", user_id=""
+        )
+    else:
+        consumer.generation += 1
+        consumer.save(update_fields=["generation"])
+
+
+def move_allocations(cloud, source_uuid, target_uuid, target_type, race=False):
+    """Move everything ``source`` holds to ``target`` in one POST, overwriting ``target``.
+
+    Returns False when the source holds nothing. With ``race`` a concurrent writer
+    updates the source between the read and the write.
+    """
+    source = get_allocations(source_uuid)
+    if not source["allocations"]:
+        return False
+    target = get_allocations(target_uuid)
+    if race:
+        simulate_concurrent_update(cloud, source_uuid)
+    resources = {rp: {"resources": entry["resources"]} for rp, entry in source["allocations"].items()}
+    post_allocations(
+        cloud,
+        {
+            str(source_uuid): {
+                "allocations": {},
+                "consumer_generation": source["consumer_generation"],
+                "consumer_type": source["consumer_type"],
+                "project_id": source["project_id"],
+                "user_id": source["user_id"],
+            },
+            str(target_uuid): {
+                "allocations": resources,
+                "consumer_generation": target.get("consumer_generation"),
+                "consumer_type": target_type,
+                "project_id": source["project_id"],
+                "user_id": source["user_id"],
+            },
+        },
+    )
+    return True
+
+
+def delete_allocations(cloud, consumer_uuid, race=False):
+    """Delete a consumer's allocations with its current generation (``force=False``).
+
+    Returns False when it held none. With ``race`` a concurrent writer updates it
+    between the read and the write.
+    """
+    current = get_allocations(consumer_uuid)
+    if not current["allocations"]:
+        return False
+    if race:
+        simulate_concurrent_update(cloud, consumer_uuid)
+    post_allocations(
+        cloud,
+        {
+            str(consumer_uuid): {
+                "allocations": {},
+                "consumer_generation": current["consumer_generation"],
+                "consumer_type": current["consumer_type"],
+                "project_id": current["project_id"],
+                "user_id": current["user_id"],
+            }
+        },
+    )
+    return True
+
+
+def allocation_candidates(cloud, resources, provider_names=None, limit=1000):
+    """``GET /allocation_candidates``: providers where every requested amount fits.
+
+    Returns ``[{"provider": rp, "allocation_request": {...}, "summary": {rc: {"capacity", "used"}}}]``
+    in provider-name order, at most ``limit``.
+    """
+    providers = ResourceProvider.objects.filter(cloud=cloud).select_related("host").order_by("name")
+    if provider_names is not None:
+        providers = providers.filter(name__in=provider_names)
+    providers = list(providers.prefetch_related("inventories"))
+    used = _used_by_provider([p.pk for p in providers])
+    candidates = []
+    for provider in providers:
+        inventories = {inv.resource_class: inv for inv in provider.inventories.all()}
+        summary = {}
+        fits = True
+        for rc, amount in resources.items():
+            inventory = inventories.get(rc)
+            if inventory is None:
+                fits = False
+                break
+            current = used.get((provider.pk, rc), 0)
+            summary[rc] = {"capacity": capacity(inventory), "used": current}
+            if (
+                amount < inventory.min_unit
+                or amount > inventory.max_unit
+                or amount % inventory.step_size
+                or current + amount > capacity(inventory)
+            ):
+                fits = False
+                break
+        if fits:
+            candidates.append(
+                {
+                    "provider": provider,
+                    "allocation_request": {str(provider.uuid): {"resources": dict(resources)}},
+                    "summary": summary,
+                }
+            )
+    return candidates[:limit]

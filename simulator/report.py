@@ -1,0 +1,162 @@
+"""Snapshots of a cloud's placement state and the run report document."""
+from . import placement
+from .models import Allocation, InstanceActionEvent, InstanceFault, Inventory, Migration
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def snapshot(cloud):
+    """Usages, allocations and inventories of every provider of ``cloud``."""
+    allocations = {}
+    for alloc in (
+        Allocation.objects.filter(provider__cloud=cloud)
+        .select_related("provider", "consumer")
+        .order_by("provider__name", "consumer__consumer_type", "consumer__uuid", "resource_class")
+    ):
+        key = (alloc.provider.name, str(alloc.consumer.uuid))
+        entry = allocations.setdefault(
+            key,
+            {
+                "provider": alloc.provider.name,
+                "consumer_uuid": str(alloc.consumer.uuid),
+                "consumer_type": alloc.consumer.consumer_type,
+                "resources": {},
+            },
+        )
+        entry["resources"][alloc.resource_class] = alloc.used
+    inventories = {}
+    for inv in Inventory.objects.filter(provider__cloud=cloud).select_related("provider").order_by(
+        "provider__name", "resource_class"
+    ):
+        inventories.setdefault(inv.provider.name, {})[inv.resource_class] = {
+            "total": inv.total,
+            "reserved": inv.reserved,
+            "min_unit": inv.min_unit,
+            "max_unit": inv.max_unit,
+            "step_size": inv.step_size,
+            "allocation_ratio": inv.allocation_ratio,
+            "capacity": placement.capacity(inv),
+        }
+    return {
+        "usages": placement.cloud_usages(cloud),
+        "allocations": list(allocations.values()),
+        "inventories": inventories,
+    }
+
+
+def fault_dict(fault):
+    return {
+        "code": fault.code,
+        "message": fault.message,
+        "details": fault.details,
+        "host": fault.host,
+        "created": _iso(fault.created),
+    }
+
+
+def server_dict(server, faults):
+    """The server as Nova's API shows it: the latest fault only for ERROR/DELETED."""
+    status = server.status
+    return {
+        "uuid": str(server.uuid),
+        "name": server.name,
+        "status": status,
+        "vm_state": server.vm_state,
+        "task_state": server.task_state,
+        "power_state": server.power_state,
+        "host": server.host.name if server.host else None,
+        "node": server.node.name if server.node else None,
+        "flavor": server.flavor.name,
+        "old_flavor": server.old_flavor.name if server.old_flavor else None,
+        "new_flavor": server.new_flavor.name if server.new_flavor else None,
+        "fault": fault_dict(faults[-1]) if faults and status in ("ERROR", "DELETED") else None,
+    }
+
+
+def migration_dict(migration):
+    if migration is None:
+        return None
+    return {
+        "uuid": str(migration.uuid),
+        "status": migration.status,
+        "migration_type": migration.migration_type,
+        "source_compute": migration.source_compute.name,
+        "source_node": migration.source_node.name,
+        "dest_compute": migration.dest_compute.name if migration.dest_compute else None,
+        "dest_node": migration.dest_node.name if migration.dest_node else None,
+        "old_flavor": migration.old_flavor.name,
+        "new_flavor": migration.new_flavor.name,
+    }
+
+
+def build_report(run):
+    """The run report: the document ``resize_run --json`` prints."""
+    state = run.context or {}
+    server = run.server
+    faults, events, migration = [], [], None
+    if server is not None:
+        faults = list(InstanceFault.objects.filter(server=server, created__gte=run.created).order_by("created", "id"))
+        events = list(
+            InstanceActionEvent.objects.filter(action_id__in=state.get("action_ids", []))
+            .select_related("action")
+            .order_by("id")
+        )
+        if state.get("migration_id"):
+            migration = (
+                Migration.objects.select_related(
+                    "source_compute", "source_node", "dest_compute", "dest_node", "old_flavor", "new_flavor"
+                )
+                .filter(pk=state["migration_id"])
+                .first()
+            )
+    before, after = run.before or {}, run.after or {}
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "scenario": run.scenario,
+        "cloud": run.cloud.name if run.cloud else None,
+        "params": run.params,
+        "created": _iso(run.created),
+        "started": _iso(run.started),
+        "finished": _iso(run.finished),
+        "error": run.error or None,
+        "next_step": run.next_step or None,
+        "steps": [
+            {
+                "seq": step.seq,
+                "name": step.name,
+                "host": step.host,
+                "started": _iso(step.started),
+                "finished": _iso(step.finished),
+                "duration_ms": round((step.finished - step.started).total_seconds() * 1000, 3),
+                "failed": step.failed,
+                "error": step.error or None,
+                "log": step.log,
+            }
+            for step in run.steps.all()
+        ],
+        "server": server_dict(server, faults) if server else None,
+        "faults": [fault_dict(f) for f in faults],
+        "migration": migration_dict(migration),
+        "usages": {"before": before.get("usages"), "after": after.get("usages")},
+        "allocations": {"before": before.get("allocations"), "after": after.get("allocations")},
+        "inventories": after.get("inventories") or before.get("inventories"),
+        "events": [
+            {
+                "action": event.action.action,
+                "request_id": event.action.request_id,
+                "event": event.event,
+                "host": event.host,
+                "result": event.result,
+                "start_time": _iso(event.start_time),
+                "finish_time": _iso(event.finish_time),
+                "details": event.details or None,
+                "traceback": event.traceback or None,
+            }
+            for event in events
+        ],
+        "audit": run.audit,
+        "verdict": run.verdict,
+    }

@@ -1,0 +1,142 @@
+"""Nova's failure-handling wrappers (``nova/compute/manager.py``, ``nova/compute/utils.py``).
+
+They stack on each step exactly as in Nova, so the order of side effects on a
+failure (vm_state, allocations, fault, migration status, event, task_state) is
+Nova's.
+"""
+import contextlib
+import functools
+import traceback
+from pathlib import Path
+
+from . import exceptions as exc
+from .context import UnexpectedTaskStateError
+from .models import InstanceActionEvent, InstanceFault
+from .states import MigrationStatus, VmState
+
+_ROOT = str(Path(__file__).resolve().parent.parent) + "/"
+
+
+def format_traceback(error):
+    """The formatted traceback, with file names relative to the project."""
+    return "".join(traceback.format_exception(error)).replace(_ROOT, "")
+
+
+def add_instance_fault_from_exc(ctx, error):
+    """Record the fault Nova records: details only for code 500."""
+    code, message = exc.fault_fields(error)
+    return InstanceFault.objects.create(
+        server=ctx.server,
+        code=code,
+        message=message,
+        details=format_traceback(error) if code == 500 else "",
+        host=ctx.service,
+        created=ctx.now(),
+    )
+
+
+@contextlib.contextmanager
+def event_reporter(ctx, event_name):
+    """``EventReporter``: an instance action event around a block."""
+    event = InstanceActionEvent.objects.create(
+        action_id=ctx.state["action_id"], event=event_name, host=ctx.service, start_time=ctx.now()
+    )
+    try:
+        yield
+    except Exception as error:
+        _finish_event(ctx, event, error)
+        raise
+    _finish_event(ctx, event, ctx.swallowed.pop(event_name, None))
+
+
+def _finish_event(ctx, event, error):
+    event.finish_time = ctx.now()
+    event.result = "Error" if error else "Success"
+    if error:
+        event.traceback = format_traceback(error)
+        event.details = exc.fault_fields(error)[1]
+        action = ctx.action
+        action.message = "Error"
+        action.save(update_fields=["message"])
+    event.save()
+
+
+def wrap_instance_event(prefix):
+    def decorator(function):
+        @functools.wraps(function)
+        def wrapper(ctx, *args, **kwargs):
+            with event_reporter(ctx, f"{prefix}_{function.__name__}"):
+                return function(ctx, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def wrap_instance_fault(function):
+    @functools.wraps(function)
+    def wrapper(ctx, *args, **kwargs):
+        try:
+            return function(ctx, *args, **kwargs)
+        except Exception as error:
+            add_instance_fault_from_exc(ctx, error)
+            raise
+
+    return wrapper
+
+
+def reverts_task_state(function):
+    @functools.wraps(function)
+    def wrapper(ctx, *args, **kwargs):
+        try:
+            return function(ctx, *args, **kwargs)
+        except UnexpectedTaskStateError:
+            raise
+        except Exception:
+            previous = ctx.server.task_state
+            ctx.server.task_state = None
+            ctx.save_server()
+            ctx.log("INFO", "Successfully reverted task state from %s on failure for instance.", previous)
+            raise
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def errors_out_migration_ctxt(ctx):
+    try:
+        yield
+    except Exception:
+        if ctx.migration is not None:
+            ctx.migration.status = MigrationStatus.ERROR
+            ctx.save_migration()
+        raise
+
+
+def errors_out_migration(function):
+    @functools.wraps(function)
+    def wrapper(ctx, *args, **kwargs):
+        with errors_out_migration_ctxt(ctx):
+            return function(ctx, *args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def error_out_instance_on_exception(ctx, instance_state=VmState.ACTIVE):
+    """ERROR for any exception; back to ``instance_state`` for a rollback."""
+    try:
+        yield
+    except (NotImplementedError, exc.InstanceFaultRollback) as error:
+        ctx.log("INFO", "Setting instance back to %s after: %s", instance_state, error)
+        ctx.server.vm_state = instance_state
+        ctx.server.task_state = None
+        ctx.save_server()
+        if isinstance(error, exc.InstanceFaultRollback):
+            raise error.inner_exception
+        raise
+    except Exception:
+        ctx.log("ERROR", "Setting instance vm_state to ERROR")
+        ctx.server.vm_state = VmState.ERROR
+        ctx.save_server()
+        raise
