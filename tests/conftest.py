@@ -1,21 +1,24 @@
+import os
+
 import pytest
 from django.core.management import call_command
 
 from simulator.models import Cloud
+from simulator.pipeline import run_to_completion, start_run
+from simulator.report import build_report
 
 
 @pytest.fixture
 def demo_cloud(db):
     """The shared demo cloud, as ``seed_demo`` builds it."""
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    with open(os.devnull, "w") as devnull:
+        call_command("seed_demo", stdout=devnull)
     return Cloud.objects.get(name="demo")
 
 
 @pytest.fixture
 def resize(db):
     """Run a scenario to the end in this process and return its report."""
-    from simulator.pipeline import run_to_completion, start_run
-    from simulator.report import build_report
 
     def _resize(scenario="bug-1825537", **overrides):
         return build_report(run_to_completion(start_run(scenario, overrides)))

@@ -1,0 +1,178 @@
+"""What each injected failure does, as Nova handles it (reference §4)."""
+import pytest
+
+from simulator.scenarios import SCENARIOS
+
+TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
+ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+
+
+def kinds(report):
+    return {kind: len(report["audit"][kind]) for kind in ("orphaned", "missing", "flavor_mismatch")}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_preset_ends_as_nova_does(resize, name):
+    report = resize(name)
+    assert report["verdict"]["matched"] is True, report["verdict"]["mismatches"]
+    assert report["verdict"]["expected"] is not None
+
+
+def test_a_run_that_leaves_the_preset_has_no_expectation(resize):
+    report = resize("bug-1825537", new_flavor="m1.medium")
+    assert report["verdict"]["matched"] is None
+    assert report["verdict"]["expected"] is None
+
+
+def test_verdict_lists_what_differs(resize, db):
+    from simulator.scenarios import verdict
+
+    report = resize("resize-confirm")
+    report["server"]["host"] = "host1"
+    report["usages"]["after"]["host2"] = ZERO
+    result = verdict("resize-confirm", report["params"], report)
+    assert result["matched"] is False
+    assert "server.host: expected 'host2', got 'host1'" in result["mismatches"]
+    assert any(m.startswith("usages.after.host2") for m in result["mismatches"])
+
+
+def test_reschedule_records_the_first_failure_but_lands_on_the_alternate(resize):
+    report = resize("prep-resize-reschedule")
+    assert report["server"]["status"] == "VERIFY_RESIZE"
+    assert report["server"]["host"] == "host3"
+    assert report["server"]["fault"] is None  # the API shows faults only for ERROR
+    [fault] = report["faults"]
+    assert fault["host"] == "host2" and fault["code"] == 400
+    assert fault["details"] == ""  # tracebacks are kept for code 500 only
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO, "host3": SMALL}
+    prep = [e for e in report["events"] if e["event"] == "compute_prep_resize"]
+    assert [(e["host"], e["result"]) for e in prep] == [("host2", "Error"), ("host3", "Success")]
+    assert report["migration"]["status"] == "finished"
+    assert report["migration"]["dest_compute"] == "host3"
+
+
+def test_exhausted_reschedules_end_in_error_with_the_original_fault(resize):
+    report = resize("prep-resize-reschedule-exhausted")
+    assert report["server"]["status"] == "ERROR"
+    assert report["server"]["host"] == "host1"
+    messages = [f["message"] for f in report["faults"]]
+    assert messages[1].startswith("Exceeded maximum number of retries. Exhausted all hosts available")
+    assert messages[-1] == "Insufficient compute resources: Simulated prep_resize failure."
+
+
+def test_requested_destination_is_not_rescheduled(resize):
+    report = resize("custom", hosts=["host1", "host2", "host3"], dest_host="host2", fail_at="prep_resize")
+    assert report["server"]["status"] == "ERROR"
+    assert report["server"]["host"] == "host1"
+    assert [e["event"] for e in report["events"]].count("compute_prep_resize") == 1
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO, "host3": ZERO}
+
+
+def test_requested_destination_is_where_the_resize_goes(resize):
+    report = resize("custom", hosts=["host1", "host2", "host3"], dest_host="host3")
+    assert report["server"]["host"] == "host3"
+    assert report["usages"]["after"]["host3"] == SMALL
+
+
+def test_instance_fault_rollback_at_prep_resize_restores_active_with_the_inner_fault(resize):
+    report = resize(
+        "custom", fail_at="prep_resize", exception="InstanceFaultRollback", inner_exception="UnableToMigrateToSelf",
+        fail_host="host2", max_attempts=1,
+    )
+    server = report["server"]
+    assert (server["status"], server["vm_state"], server["task_state"]) == ("ACTIVE", "active", None)
+    assert report["migration"]["status"] == "error"
+    [fault] = report["faults"]
+    assert fault["message"] == f"Unable to migrate instance ({server['uuid']}) to current host (host2)."
+    assert fault["code"] == 400
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
+
+
+def test_a_plain_exception_is_recorded_by_its_class_name(resize):
+    report = resize("custom", fail_at="finish_migration", exception="TestingException")
+    assert report["server"]["fault"]["message"] == "TestingException"
+    assert report["server"]["fault"]["details"].endswith("nova.test.TestingException: Simulated finish_migration failure\n")
+
+
+def test_scheduler_failure_keeps_the_server_active_and_hides_the_fault(resize):
+    report = resize("custom", fail_at="select_destinations")
+    assert report["server"]["status"] == "ACTIVE"
+    assert report["server"]["fault"] is None
+    assert [f["message"] for f in report["faults"]] == ["No valid host was found. Simulated select_destinations failure"]
+    assert report["events"][-1]["details"] == "No valid host was found. No valid host found for resize"
+    assert report["migration"]["status"] == "error"
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
+
+
+def test_claim_conflict_traceback_names_claim_resources(resize):
+    report = resize("scheduler-claim-conflict")
+    conductor = report["events"][0]
+    assert conductor["event"] == "conductor_migrate_server" and conductor["result"] == "Error"
+    assert "claim_resources" in conductor["traceback"]
+    assert "placement.concurrent_update" in report["faults"][0]["message"]
+
+
+def test_move_conflict_traceback_names_move_allocations(resize):
+    report = resize("conductor-move-conflict")
+    assert "move_allocations" in report["events"][0]["traceback"]
+
+
+def test_confirm_delete_conflict_leaks_the_migration_allocation(resize):
+    report = resize("confirm-delete-conflict")
+    [orphan] = report["audit"]["orphaned"]
+    assert orphan["consumer_type"] == "MIGRATION"
+    assert orphan["consumer_uuid"] == report["migration"]["uuid"]
+    assert orphan["provider"] == "host1" and orphan["resources"] == TINY
+    log = [line["message"] for step in report["steps"] for line in step["log"]]
+    assert any("the allocation held by the migration is leaked" in message for message in log)
+
+
+def test_destroy_failing_on_revert_puts_the_server_in_error(resize):
+    report = resize("custom", then="revert", fail_at="destroy", fail_host="host2")
+    assert report["server"]["status"] == "ERROR"
+    assert report["server"]["host"] == "host2"
+    assert report["migration"]["status"] == "error"
+    assert report["events"][-1]["event"] == "compute_revert_resize"
+    assert report["events"][-1]["result"] == "Error"
+
+
+def test_finish_revert_migration_failing_after_the_allocation_moved_back(resize):
+    report = resize("custom", then="revert", fail_at="finish_revert_migration", fail_host="host1")
+    assert report["server"]["status"] == "ERROR"
+    assert report["server"]["host"] == "host1"
+    assert report["server"]["flavor"] == "m1.tiny"
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
+    assert kinds(report) == {"orphaned": 0, "missing": 0, "flavor_mismatch": 0}
+
+
+def test_resizing_a_stopped_server_keeps_it_stopped(resize):
+    report = resize("custom", vm_state="stopped", then="confirm")
+    assert report["server"]["status"] == "SHUTOFF"
+    assert report["server"]["vm_state"] == "stopped"
+    assert report["server"]["power_state"] == 4
+
+
+def test_a_down_dest_is_not_scheduled(resize, demo_cloud):
+    demo_cloud.hosts.filter(name="host2").update(service_up=False)
+    report = resize("custom", cloud="demo")
+    assert report["server"]["host"] == "host3"
+
+
+def test_failure_configured_on_a_host_applies_to_every_run_there(resize, demo_cloud):
+    host2 = demo_cloud.hosts.get(name="host2")
+    host2.failures = [{"point": "finish_migration", "exception": "VirtualInterfaceCreateException"}]
+    host2.save()
+    demo_cloud.hosts.filter(name="host3").update(service_up=False)
+    report = resize("custom", cloud="demo")
+    assert report["server"]["fault"]["message"] == "Virtual Interface creation failed"
+    assert report["server"]["host"] == "host2"
+
+
+def test_runs_in_the_demo_cloud_share_its_capacity(resize, demo_cloud):
+    first = resize("custom", cloud="demo", server="a", then="confirm")
+    second = resize("custom", cloud="demo", server="b", then="confirm")
+    assert first["cloud"] == second["cloud"] == "demo"
+    after = second["usages"]["after"]
+    assert sum(u["MEMORY_MB"] for u in after.values()) == 2 * 2048
+    assert second["usages"]["before"] == first["usages"]["after"]
