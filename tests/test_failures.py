@@ -175,4 +175,6 @@ def test_runs_in_the_demo_cloud_share_its_capacity(resize, demo_cloud):
     assert first["cloud"] == second["cloud"] == "demo"
     after = second["usages"]["after"]
     assert sum(u["MEMORY_MB"] for u in after.values()) == 2 * 2048
-    assert second["usages"]["before"] == first["usages"]["after"]
+    # "before" is just before b's resize request: b booted on host1, a's m1.small on host2.
+    assert second["usages"]["before"]["host1"] == TINY
+    assert second["usages"]["before"]["host2"] == first["usages"]["after"]["host2"] == SMALL
