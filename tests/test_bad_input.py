@@ -1,0 +1,98 @@
+"""Bad requests are refused with Nova's words and leave nothing behind."""
+import pytest
+
+from simulator.models import Allocation, Cloud, Flavor, InstanceAction, Run, Server
+from simulator.pipeline import InvalidRun, start_run
+
+
+def counts():
+    return [m.objects.count() for m in (Cloud, Run, Server, Allocation, InstanceAction)]
+
+
+def refused(scenario="bug-1825537", **overrides):
+    before = counts()
+    with pytest.raises(InvalidRun) as info:
+        start_run(scenario, overrides)
+    assert counts() == before, "a refused run must not write anything"
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"new_flavor": "m1.tiny"}, "new_flavor", "When resizing, instances must change flavor!"),
+        ({"new_flavor": "1"}, "new_flavor", "When resizing, instances must change flavor!"),
+        ({"new_flavor": "m1.huge"}, "new_flavor", "Flavor m1.huge could not be found."),
+        ({"flavor": "m1.huge"}, "flavor", "Flavor m1.huge could not be found."),
+        ({"source_host": "host9"}, "source_host", "Compute host host9 could not be found."),
+        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
+        ({"fail_host": "host9"}, "fail_host", "Compute host host9 could not be found."),
+        ({"fail_at": "spawn"}, "fail_at", "Unknown failure point 'spawn'."),
+        ({"exception": "KeyError"}, "exception", "Unknown exception 'KeyError'."),
+        ({"fail_at": "confirm_delete", "exception": "ResizeError"}, "exception", "takes no exception"),
+        ({"fail_at": "conductor_move", "exception": None, "fail_host": "host1"}, "fail_host", "runs in the conductor"),
+        ({"fail_at": None, "exception": None, "fail_host": None, "reason": "x"}, "reason", "needs fail_at"),
+        ({"inner_exception": "ResizeError"}, "inner_exception", "goes with the InstanceFaultRollback"),
+        ({"bugs": ["1"]}, "bugs", "Unknown bug '1'."),
+        ({"then": "later"}, "then", "then must be one of none, confirm, revert."),
+        ({"hosts": []}, "hosts", "hosts must be a non-empty list"),
+        ({"hosts": ["a", "a"], "source_host": "a"}, "hosts", "Host names must be unique in a cloud."),
+        ({"driver": "LibvirtDriver"}, "driver", "Unknown driver 'LibvirtDriver'."),
+        ({"max_attempts": 0}, "max_attempts", "from 1 to 10"),
+        ({"cloud": "nowhere"}, "cloud", "Cloud nowhere does not exist"),
+        ({"size": 3}, "size", "Unknown parameter 'size'."),
+        ({"vm_state": "sleeping"}, "vm_state", "Unknown vm_state 'sleeping'."),
+    ],
+)
+def test_invalid_parameters_name_the_field(db, overrides, field, message):
+    error = refused(**overrides)
+    assert error.field == field
+    assert message in error.message
+    assert error.status == 400
+
+
+def test_unknown_scenario(db):
+    error = refused("bug-0")
+    assert error.field == "scenario"
+    assert error.message.startswith("Unknown scenario 'bug-0'. Known: bug-1825537, ")
+
+
+@pytest.mark.parametrize("vm_state", ["error", "resized", "paused"])
+def test_resize_in_a_wrong_vm_state_is_a_conflict(db, vm_state):
+    error = refused(vm_state=vm_state)
+    assert error.status == 409
+    assert error.message.startswith("Cannot 'resize' instance ")
+    assert error.message.endswith(f" while it is in vm_state {vm_state}")
+
+
+def test_resize_to_a_zero_disk_flavor_is_refused(demo_cloud):
+    Flavor.objects.create(cloud=demo_cloud, flavorid="0", name="m1.nodisk", vcpus=1, memory_mb=1024, root_gb=0)
+    error = refused("custom", cloud="demo", new_flavor="m1.nodisk")
+    assert error.message == "Server disk was unable to be resized because: Resize to zero disk flavor is not allowed."
+
+
+def test_resize_to_a_disabled_flavor_is_flavor_not_found(demo_cloud):
+    Flavor.objects.filter(cloud=demo_cloud, name="m1.large").update(disabled=True)
+    error = refused("custom", cloud="demo", new_flavor="4")
+    assert error.message == "Flavor 4 could not be found."
+
+
+def test_resize_with_the_source_compute_down_is_a_conflict(demo_cloud):
+    demo_cloud.hosts.filter(name="host1").update(service_up=False)
+    error = refused("custom", cloud="demo")
+    assert (error.status, error.message) == (409, "Service is unavailable at this time.")
+
+
+def test_a_server_already_resizing_cannot_be_resized_again(demo_cloud):
+    first = start_run("custom", {"cloud": "demo", "server": "web"})
+    error = refused("custom", cloud="demo", server="web", new_flavor="m1.medium")
+    assert error.status == 409
+    assert error.message.endswith("while it is in task_state resize_prep")
+    assert Run.objects.filter(pk=first.pk).exists()
+
+
+def test_an_existing_server_keeps_its_host_and_flavor(demo_cloud):
+    start_run("custom", {"cloud": "demo", "server": "web", "then": "confirm"})
+    error = refused("custom", cloud="demo", server="web", source_host="host3")
+    assert error.field == "source_host"
+    assert error.message == "Server web has source_host host1, not host3."
