@@ -1,0 +1,176 @@
+"""The admin: every model's pages open, list pages don't query per row, Host.failures is validated."""
+import json
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from simulator.admin import HOST_POINTS
+from simulator.models import Allocation, Host, Run, RunStep
+from simulator.pipeline import run_to_completion, start_run
+
+SIMULATOR_MODELS = list(apps.get_app_config("simulator").get_models())
+
+
+def admin_url(obj_or_model, view, *args):
+    opts = obj_or_model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+@pytest.fixture
+def run(db):
+    return run_to_completion(start_run("bug-1825537", {}))
+
+
+def test_every_model_is_registered():
+    assert [m for m in SIMULATOR_MODELS if not admin.site.is_registered(m)] == []
+
+
+@pytest.mark.parametrize("model", SIMULATOR_MODELS, ids=lambda m: m.__name__)
+def test_changelist_lists_every_record_without_a_query_per_row(admin_client, run, model):
+    url = admin_url(model, "changelist")
+    counts = []
+    for _ in range(2):  # the second run builds a second cloud: twice the rows, the same queries
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(url)
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == model.objects.count() > 0
+        counts.append(len(queries))
+        run_to_completion(start_run("bug-1825537", {}))
+    assert counts[0] == counts[1]
+
+
+def test_run_changelist_shows_verdict_and_filters_on_it(admin_client, run):
+    assert run.status == "done" and run.verdict["matched"] is True
+    url = admin_url(Run, "changelist")
+    response = admin_client.get(url)
+    assert "Verdict matched" in response.content.decode()
+    assert list(admin_client.get(url, {"matched": "yes"}).context["cl"].result_list) == [run]
+    assert list(admin_client.get(url, {"matched": "no"}).context["cl"].result_list) == []
+
+
+def test_run_change_page_is_read_only_with_its_steps(admin_client, run):
+    response = admin_client.get(admin_url(run, "change", run.pk))
+    assert response.status_code == 200
+    assert response.context["has_change_permission"] is False
+    steps = RunStep.objects.filter(run=run)
+    assert steps.exists()
+    (steps_formset,) = response.context["inline_admin_formsets"]
+    assert len(steps_formset.formset.forms) == steps.count()
+    assert admin_client.post(admin_url(run, "change", run.pk), {"scenario": "x"}).status_code == 403
+    assert admin_client.get(admin_url(Run, "add")).status_code == 403
+
+
+def test_allocation_changelist_filters_on_consumer_type(admin_client, run):
+    url = admin_url(Allocation, "changelist")
+    for consumer_type in ("INSTANCE", "MIGRATION"):
+        response = admin_client.get(url, {"consumer__consumer_type__exact": consumer_type})
+        expected = Allocation.objects.filter(consumer__consumer_type=consumer_type)
+        assert set(response.context["cl"].result_list) == set(expected)
+    allocation = Allocation.objects.select_related("consumer").first()
+    assert str(allocation.consumer.uuid) in admin_client.get(url).content.decode()
+
+
+def host_form_data(host, failures):
+    return {
+        "cloud": host.cloud_id,
+        "name": host.name,
+        "service_up": "on",
+        "driver": host.driver,
+        "failures": json.dumps(failures),
+    }
+
+
+def failure_errors(response):
+    return response.context["adminform"].form.errors.get("failures", [])
+
+
+def test_host_change_page_opens(admin_client, demo_cloud):
+    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    response = admin_client.get(admin_url(host, "change", host.pk))
+    assert response.status_code == 200
+    assert response.context["original"] == host
+
+
+@pytest.mark.parametrize(
+    "failures, expected",
+    [
+        ([{"point": "nowhere"}], "Unknown failure point 'nowhere'. Host failure points: prep_resize, "),
+        ([{"point": "confirm_delete"}], "'confirm_delete' is a placement write"),
+        ([{"point": "select_destinations"}], "'select_destinations' runs in the conductor"),
+        ([{"exception": "ResizeError"}], "A failure needs a point"),
+        ([{"point": "destroy", "exception": "Boom"}], "Unknown exception 'Boom'. Known: VirtualInterfaceCreateException"),
+        ([{"point": "destroy", "reason": 3}], "reason must be a string, not 3"),
+        ([{"point": "destroy", "host": "host2"}], "unknown key(s) host."),
+        ([{"point": "destroy", "inner_exception": "ResizeError"}], "inner_exception goes with the InstanceFaultRollback"),
+        (
+            [{"point": "destroy", "exception": "InstanceFaultRollback", "inner_exception": "InstanceFaultRollback"}],
+            "Unknown inner_exception 'InstanceFaultRollback'.",
+        ),
+        (["destroy"], "'destroy' is not an object"),
+        ({"point": "destroy"}, "Failures must be a list"),
+    ],
+)
+def test_host_failures_are_validated(admin_client, demo_cloud, failures, expected):
+    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
+    assert response.status_code == 200  # the form again, with its errors
+    assert any(expected in error for error in failure_errors(response)), failure_errors(response)
+    host.refresh_from_db()
+    assert host.failures == []
+
+
+def test_every_bad_failure_is_reported(admin_client, demo_cloud):
+    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    failures = [{"point": "nowhere"}, {"point": "destroy"}, {"point": "destroy", "exception": "Boom"}]
+    response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
+    errors = failure_errors(response)
+    assert len(errors) == 2
+    assert errors[0].startswith("Failure 1: ") and errors[1].startswith("Failure 3: ")
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [
+        [{"point": "finish_migration", "exception": "VirtualInterfaceCreateException"}],
+        [
+            {"point": "prep_resize"},
+            {
+                "point": "migrate_disk_and_power_off",
+                "exception": "InstanceFaultRollback",
+                "inner_exception": "UnableToMigrateToSelf",
+                "reason": "disk full",
+            },
+        ],
+        [],
+    ],
+)
+def test_valid_host_failures_are_saved(admin_client, demo_cloud, failures):
+    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
+    assert response.status_code == 302, failure_errors(response)
+    host.refresh_from_db()
+    assert host.failures == failures
+
+
+def test_emptied_failures_save_as_empty_list(admin_client, demo_cloud):
+    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    Host.objects.filter(pk=host.pk).update(failures=[{"point": "destroy"}])
+    data = {**host_form_data(host, []), "failures": ""}
+    assert admin_client.post(admin_url(host, "change", host.pk), data).status_code == 302
+    host.refresh_from_db()
+    assert host.failures == []
+
+
+def test_host_points_are_the_driver_calls():
+    assert HOST_POINTS == [
+        "prep_resize",
+        "migrate_disk_and_power_off",
+        "finish_migration",
+        "confirm_migration",
+        "destroy",
+        "finish_revert_migration",
+    ]
