@@ -43,7 +43,8 @@ class StepContext:
         self.service = service
         self.next_cast = None
         self.log_lines = []
-        self.swallowed = {}
+        self.swallowed = {}  # event name -> error it ends with although nothing was raised
+        self.event_errors = []  # errors of the events that ended in Error during this step
         self.server = (
             Server.objects.select_for_update()
             .select_related("host", "node", "flavor", "old_flavor", "new_flavor")

@@ -321,7 +321,7 @@ class RunStep(models.Model):
     host = models.CharField(max_length=255, blank=True)
     started = models.DateTimeField()
     finished = models.DateTimeField()
-    failed = models.BooleanField(default=False, help_text="The step ended with an exception (swallowed by the cast)")
+    failed = models.BooleanField(default=False, help_text="An exception ended the step or one of its events")
     error = models.CharField(max_length=255, blank=True)
     log = models.JSONField(default=list, blank=True, help_text="What Nova would have logged")
 

@@ -88,6 +88,7 @@ def execute_step(run_id, seq):
             ctx.log("WARNING", "Request refused (%s): %s", error.status, error.message)
         except Exception as error:  # an RPC cast: the caller never sees it
             failure = error
+        failure = failure or (ctx.event_errors[0] if ctx.event_errors else None)
         RunStep.objects.create(
             run=run,
             seq=seq,

@@ -53,6 +53,7 @@ def _finish_event(ctx, event, error):
     event.finish_time = ctx.now()
     event.result = "Error" if error else "Success"
     if error:
+        ctx.event_errors.append(error)
         event.traceback = format_traceback(error)
         event.details = exc.fault_fields(error)[1]
         action = ctx.action

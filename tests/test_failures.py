@@ -50,6 +50,14 @@ def test_reschedule_records_the_first_failure_but_lands_on_the_alternate(resize)
     assert [(e["host"], e["result"]) for e in prep] == [("host2", "Error"), ("host3", "Success")]
     assert report["migration"]["status"] == "finished"
     assert report["migration"]["dest_compute"] == "host3"
+    steps = [(s["name"], s["host"], s["failed"]) for s in report["steps"]]
+    assert steps == [
+        ("conductor.migrate_server", "conductor", False),
+        ("compute.prep_resize", "host2", True),
+        ("compute.prep_resize", "host3", False),
+        ("compute.resize_instance", "host1", False),
+        ("compute.finish_resize", "host3", False),
+    ]
 
 
 def test_exhausted_reschedules_end_in_error_with_the_original_fault(resize):
