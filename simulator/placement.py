@@ -139,8 +139,8 @@ def post_allocations(cloud, payload):
             with transaction.atomic():
                 _write(cloud, payload)
         except IntegrityError:
-            # Another writer created one of these consumers first.
-            raise ConcurrentUpdate("consumer generation conflict - expected null but got 0") from None
+            # Another writer created one of these consumers first (we sent null).
+            raise ConcurrentUpdate("consumer generation conflict - expected 1 but got None") from None
 
 
 def put_allocations(cloud, consumer_uuid, allocations, consumer_generation, consumer_type, project_id, user_id):
@@ -169,12 +169,12 @@ def _write(cloud, payload):
     }
     for consumer_uuid, body in payload.items():
         consumer = consumers.get(str(consumer_uuid))
-        expected = body.get("consumer_generation")
-        actual = consumer.generation if consumer else None
-        if expected != actual:
+        sent = body.get("consumer_generation")
+        if consumer is None and sent is not None:
+            raise ConcurrentUpdate(f"consumer generation conflict - expected null but got {sent}")
+        if consumer is not None and sent != consumer.generation:
             raise ConcurrentUpdate(
-                "consumer generation conflict - expected %s but got %s"
-                % ("null" if expected is None else expected, "null" if actual is None else actual)
+                f"consumer generation conflict - expected {consumer.generation} but got {sent}"
             )
         if consumer:
             provider_uuids.update(
@@ -243,7 +243,8 @@ def _write(cloud, payload):
         else:
             consumer.generation += 1
             consumer.consumer_type = body.get("consumer_type") or consumer.consumer_type
-            consumer.save(update_fields=["generation", "consumer_type"])
+            consumer.project_id, consumer.user_id = body["project_id"], body["user_id"]
+            consumer.save(update_fields=["generation", "consumer_type", "project_id", "user_id"])
         Allocation.objects.bulk_create(
             Allocation(provider=providers[str(rp_uuid)], consumer=consumer, resource_class=rc, used=amount)
             for rp_uuid, entry in body["allocations"].items()
