@@ -86,6 +86,48 @@ EXCEPTIONS = {
 }
 
 
+# Points the fake driver of a host checks; placement and conductor points are run parameters.
+HOST_POINTS = [name for name, p in POINTS.items() if name not in PLACEMENT_POINTS and p.runs_on != "conductor"]
+FAILURE_KEYS = ("point", "exception", "reason", "inner_exception")
+INNER_EXCEPTIONS = [name for name in EXCEPTIONS if name != "InstanceFaultRollback"]
+
+
+def _known(value, names):
+    return isinstance(value, str) and value in names
+
+
+def failure_problem(failure):
+    """What is wrong with one entry of ``Host.failures``, or None if ``FakeDriver`` can use it."""
+    if not isinstance(failure, dict):
+        return f"{failure!r} is not an object with a \"point\"."
+    unknown = sorted(set(failure) - set(FAILURE_KEYS))
+    if unknown:
+        return f"unknown key(s) {', '.join(unknown)}. Allowed: {', '.join(FAILURE_KEYS)}."
+    point = failure.get("point")
+    if not _known(point, HOST_POINTS):
+        if "point" not in failure:
+            why = "A failure needs a point"
+        elif not _known(point, POINTS):
+            why = f"Unknown failure point {point!r}"
+        elif point in PLACEMENT_POINTS:
+            why = f"{point!r} is a placement write, not a driver call"
+        else:
+            why = f"{point!r} runs in the conductor, not on a compute host"
+        return f"{why}. Host failure points: {', '.join(HOST_POINTS)}."
+    exception = failure.get("exception")
+    if exception is not None and not _known(exception, EXCEPTIONS):
+        return f"Unknown exception {exception!r}. Known: {', '.join(EXCEPTIONS)}."
+    if not isinstance(failure.get("reason", ""), str):
+        return f"reason must be a string, not {failure['reason']!r}."
+    inner = failure.get("inner_exception")
+    if inner is not None:
+        if exception != "InstanceFaultRollback":
+            return "inner_exception goes with the InstanceFaultRollback exception."
+        if not _known(inner, INNER_EXCEPTIONS):
+            return f"Unknown inner_exception {inner!r}. Known: {', '.join(INNER_EXCEPTIONS)}."
+    return None
+
+
 def build_exception(name, reason, server, host, inner=None):
     if name == "InstanceFaultRollback" and inner == "InstanceFaultRollback":
         raise ValueError("InstanceFaultRollback cannot wrap itself")
