@@ -46,7 +46,7 @@ class StepContext:
         self.swallowed = {}  # event name -> error it ends with although nothing was raised
         self.event_errors = []  # errors of the events that ended in Error during this step
         self.server = (
-            Server.objects.select_for_update()
+            Server.objects.select_for_update(of=("self",))
             .select_related("host", "node", "flavor", "old_flavor", "new_flavor")
             .get(pk=run.server_id)
         )

@@ -71,7 +71,7 @@ def execute_step(run_id, seq):
     """Execute the step ``seq`` of a run. Returns the next seq, or None when the run is over
     (or this step was already executed)."""
     with transaction.atomic():
-        run = Run.objects.select_for_update().select_related("cloud").get(pk=run_id)
+        run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=run_id)
         if run.seq != seq or not run.next_step or run.status in (RunStatus.DONE, RunStatus.CRASHED):
             return None
         name, host = run.next_step, run.next_host
