@@ -116,3 +116,30 @@ LOGGING = {
         "simulator": {"handlers": ["console"], "level": os.environ.get("SIMULATOR_LOG_LEVEL", "CRITICAL")},
     },
 }
+
+# Celery: Redis broker; runs live in the database, so no result backend.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "conductor"
+CELERY_TASK_CREATE_MISSING_QUEUES = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A message not acknowledged within this many seconds (its worker died) is delivered
+# again; it must be longer than the longest step (step_delay is at most 60 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))}
+
+# The reaper (in workers that serve the conductor queue) looks every RUN_REAPER_INTERVAL
+# seconds for runs silent for RUN_STALE_AFTER seconds whose message is in no queue.
+RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
+RUN_STALE_AFTER = float(os.environ.get("RUN_STALE_AFTER", "30"))
+RUN_MAX_REDISPATCHES = int(os.environ.get("RUN_MAX_REDISPATCHES", "3"))
+# How often a worker started with --all-hosts looks for new compute hosts' queues.
+WORKER_HOST_QUEUES_INTERVAL = float(os.environ.get("WORKER_HOST_QUEUES_INTERVAL", "1"))

@@ -35,8 +35,9 @@ UnexpectedTaskStateError.__module__ = "nova.exception"
 class StepContext:
     """State shared by the Nova functions of one step; ``state`` persists on the run."""
 
-    def __init__(self, run, service):
+    def __init__(self, run, service, delivery):
         self.run = run
+        self.delivery = delivery
         self.cloud = run.cloud
         self.params = run.params
         self.state = run.context

@@ -7,6 +7,11 @@ loads everything from the database, executes one Nova function, records the
 cast it hands on and advances the run's ``seq``: a step delivered twice finds
 the run past its seq and does nothing.
 """
+import time
+import uuid
+from dataclasses import dataclass
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +36,21 @@ STEPS = {
 }
 
 
+FINAL_STATUSES = (RunStatus.DONE, RunStatus.CRASHED)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Who executes a cast: the Celery worker, the queue it came from, the task id."""
+
+    worker: str = ""
+    queue: str = ""
+    task_id: str = ""
+
+
+IN_PROCESS = Delivery()
+
+
 class InvalidRun(Exception):
     """The run was refused: bad parameters (400) or the API said no (400/409)."""
 
@@ -41,8 +61,11 @@ class InvalidRun(Exception):
         super().__init__(message)
 
 
-def start_run(scenario, overrides):
-    """Validate, build the cloud, take the 'before' snapshot and send the resize request."""
+def start_run(scenario, overrides, on_cast=None):
+    """Validate, build the cloud, take the 'before' snapshot and send the resize request.
+
+    ``on_cast(run_id, seq, step, host, task_id)`` sends the first cast once committed.
+    """
     try:
         params = scenarios.resolve(scenario, overrides)
     except scenarios.ParamError as error:
@@ -54,11 +77,11 @@ def start_run(scenario, overrides):
             run.cloud, run.server = cloud, server
             run.before = snapshot(cloud)
             run.context = {}
-            ctx = StepContext(run, API)
+            ctx = StepContext(run, API, IN_PROCESS)
             api.resize(ctx, params["new_flavor"])
             run.context = ctx.state
-            run.next_step, run.next_host = ctx.next_cast
             run.seq = 1
+            _hand_on(run, ctx.next_cast, on_cast)
             run.save()
     except scenarios.ParamError as error:
         raise InvalidRun(error.field, error.message) from error
@@ -67,19 +90,37 @@ def start_run(scenario, overrides):
     return run
 
 
-def execute_step(run_id, seq):
-    """Execute the step ``seq`` of a run. Returns the next seq, or None when the run is over
-    (or this step was already executed)."""
+def _hand_on(run, cast, on_cast):
+    """Record the next cast on the run and send it once the transaction commits."""
+    run.next_step, run.next_host = cast
+    run.task_id = str(uuid.uuid4())
+    run.dispatched = run.progressed = timezone.now()
+    if on_cast is not None:
+        transaction.on_commit(partial(on_cast, run.pk, run.seq, run.next_step, run.next_host, run.task_id))
+
+
+def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
+    """Execute the cast ``seq`` of a run; its successor goes to ``on_cast``.
+
+    Returns the next seq, or None when the run is over or this cast was already
+    executed (a redelivered message).
+    """
+    run = Run.objects.filter(pk=run_id).only("seq", "status", "next_step", "params").first()
+    if run is None or run.seq != seq or not run.next_step or run.status in FINAL_STATUSES:
+        return None
+    now = timezone.now()
+    Run.objects.filter(pk=run_id, seq=seq, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started=now)
+    Run.objects.filter(pk=run_id, seq=seq).update(executing=delivery.worker or "in-process", progressed=now)
+    if run.params.get("step_delay"):
+        time.sleep(run.params["step_delay"])  # the simulated duration of the step's work
+
     with transaction.atomic():
         run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=run_id)
-        if run.seq != seq or not run.next_step or run.status in (RunStatus.DONE, RunStatus.CRASHED):
+        if run.seq != seq or not run.next_step or run.status in FINAL_STATUSES:
             return None
         name, host = run.next_step, run.next_host
-        if run.status == RunStatus.QUEUED:
-            run.status = RunStatus.RUNNING
-            run.started = timezone.now()
-        ctx = StepContext(run, host)
-        started = timezone.now()
+        ctx = StepContext(run, host, delivery)
+        started = now
         failure = None
         try:
             STEPS[name](ctx)
@@ -94,8 +135,12 @@ def execute_step(run_id, seq):
             seq=seq,
             name=name,
             host=host,
+            queued=run.dispatched,
             started=started,
             finished=timezone.now(),
+            worker=delivery.worker,
+            queue=delivery.queue,
+            task_id=delivery.task_id,
             failed=failure is not None,
             error=str(failure)[:255] if failure else "",
             log=ctx.log_lines,
@@ -103,10 +148,13 @@ def execute_step(run_id, seq):
         next_cast = ctx.next_cast or _user_action(ctx)
         run.context = ctx.state
         run.seq = seq + 1
+        run.executing = ""
         if next_cast:
-            run.next_step, run.next_host = next_cast
+            _hand_on(run, next_cast, on_cast)
         else:
-            run.next_step, run.next_host = "", ""
+            run.next_step = run.next_host = run.task_id = ""
+            run.dispatched = None
+            run.progressed = timezone.now()
             _finish(run)
         run.save()
         return run.seq if next_cast else None
@@ -123,12 +171,20 @@ def _user_action(ctx):
     return None
 
 
-def _finish(run):
+def _finish(run, status=RunStatus.DONE):
     run.after = snapshot(run.cloud)
     run.audit = audit_cloud(run.cloud)
-    run.status = RunStatus.DONE
+    run.status = status
     run.finished = timezone.now()
     run.verdict = scenarios.verdict(run.scenario, run.params, build_report(run))
+
+
+def crash(run, reason):
+    """End a run that cannot go on; its report keeps the state it reached."""
+    run.error = reason
+    run.next_step = run.next_host = run.task_id = run.executing = ""
+    run.dispatched = None
+    _finish(run, RunStatus.CRASHED)
 
 
 def run_to_completion(run):

@@ -123,11 +123,20 @@ def build_report(run):
         "finished": _iso(run.finished),
         "error": run.error or None,
         "next_step": run.next_step or None,
+        "next_host": run.next_host or None,
+        "task_id": run.task_id or None,
+        "dispatched": _iso(run.dispatched),
+        "executing": run.executing or None,
+        "redispatches": run.redispatches,
         "steps": [
             {
                 "seq": step.seq,
                 "name": step.name,
                 "host": step.host,
+                "worker": step.worker or None,
+                "queue": step.queue or None,
+                "task_id": step.task_id or None,
+                "queued": _iso(step.queued),
                 "started": _iso(step.started),
                 "finished": _iso(step.finished),
                 "duration_ms": round((step.finished - step.started).total_seconds() * 1000, 3),
@@ -149,6 +158,8 @@ def build_report(run):
                 "request_id": event.action.request_id,
                 "event": event.event,
                 "host": event.host,
+                "worker": event.worker or None,
+                "queue": event.queue or None,
                 "result": event.result,
                 "start_time": _iso(event.start_time),
                 "finish_time": _iso(event.finish_time),
@@ -160,3 +171,62 @@ def build_report(run):
         "audit": run.audit,
         "verdict": run.verdict,
     }
+
+
+def _fmt_usage(usage):
+    if usage is None:
+        return "-"
+    return " ".join(f"{rc}={amount}" for rc, amount in usage.items())
+
+
+def format_report(report, steps=True):
+    """The report as lines of text for a terminal (``steps=False``: they were shown live)."""
+    lines = []
+    out = lines.append
+    out(f"Run {report['id']} ({report['scenario']}) {report['status']} in cloud {report['cloud']}")
+    if report["error"]:
+        out(f"Crashed: {report['error']}")
+    for step in report["steps"] if steps else []:
+        out(format_step(step))
+    if report["next_step"]:
+        out(f"  Waiting: {report['next_step']} on {report['next_host']}")
+    server = report["server"]
+    out(
+        f"Server {server['name']}: {server['status']} (vm_state {server['vm_state']}, task_state "
+        f"{server['task_state']}) on {server['host']}, flavor {server['flavor']}"
+    )
+    if server["fault"]:
+        out(f"Fault: {server['fault']['code']} {server['fault']['message']}")
+    for fault in report["faults"]:
+        if not server["fault"] or fault["created"] != server["fault"]["created"]:
+            out(f"Recorded fault (not shown by the API): {fault['code']} {fault['message']}")
+    migration = report["migration"]
+    if migration:
+        out(
+            f"Migration {migration['uuid']}: {migration['status']} ({migration['migration_type']} "
+            f"{migration['source_compute']} -> {migration['dest_compute']}, "
+            f"{migration['old_flavor']} -> {migration['new_flavor']})"
+        )
+    out("Usages (before -> after):")
+    before, after = report["usages"]["before"], report["usages"]["after"] or {}
+    for provider in before:
+        out(f"  {provider:10} {_fmt_usage(before[provider]):40} -> {_fmt_usage(after.get(provider))}")
+    audit = report["audit"]
+    if audit:
+        findings = [f for kind in ("orphaned", "missing", "flavor_mismatch") for f in audit[kind]]
+        out(f"Audit: exit code {audit['exit_code']}" + ("" if findings else ", nothing found"))
+        for finding in findings:
+            out(f"  {finding['message']}")
+    verdict = report["verdict"]
+    if verdict:
+        out(f"Verdict: {verdict['summary']}")
+        for mismatch in verdict["mismatches"]:
+            out(f"  {mismatch}")
+    return lines
+
+
+def format_step(step):
+    """One executed step as a line: seq, cast, host, worker, time, failure."""
+    mark = f"  FAILED: {step['error']}" if step["failed"] else ""
+    worker = step["worker"] or "in-process"
+    return f"  {step['seq']:>2} {step['name']:30} {step['host']:10} {worker:24} {step['duration_ms']:8.1f} ms{mark}"

@@ -41,9 +41,11 @@ DEFAULTS = {
     "then": "none",
     "allow_resize_to_same_host": False,
     "max_attempts": 3,
+    "step_delay": 0,
 }
 # Parameters that do not change the outcome a preset expects.
-NEUTRAL_PARAMS = {"server"}
+NEUTRAL_PARAMS = {"server", "step_delay"}
+MAX_STEP_DELAY = 60
 
 
 class ParamError(Exception):
@@ -470,6 +472,9 @@ def _validate(params, overrides):
         raise ParamError("then", f"then must be one of {', '.join(THEN_CHOICES)}.")
     if not isinstance(params["allow_resize_to_same_host"], bool):
         raise ParamError("allow_resize_to_same_host", "allow_resize_to_same_host must be true or false.")
+    delay = params["step_delay"]
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= MAX_STEP_DELAY:
+        raise ParamError("step_delay", f"step_delay must be a number of seconds from 0 to {MAX_STEP_DELAY}.")
     attempts = params["max_attempts"]
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10:
         raise ParamError("max_attempts", "max_attempts must be a whole number from 1 to 10.")
@@ -554,6 +559,13 @@ def expected_outcome(scenario_name, params):
 def verdict(scenario_name, params, report):
     """Compare a finished run's report with the expected outcome."""
     expected = expected_outcome(scenario_name, params)
+    if report["status"] == "crashed":
+        return {
+            "expected": expected,
+            "matched": False,
+            "mismatches": [f"the run crashed: {report['error']}"],
+            "summary": "The run crashed before Nova's outcome was reached.",
+        }
     if expected is None:
         return {
             "expected": None,

@@ -39,7 +39,12 @@ def add_instance_fault_from_exc(ctx, error):
 def event_reporter(ctx, event_name):
     """``EventReporter``: an instance action event around a block."""
     event = InstanceActionEvent.objects.create(
-        action_id=ctx.state["action_id"], event=event_name, host=ctx.service, start_time=ctx.now()
+        action_id=ctx.state["action_id"],
+        event=event_name,
+        host=ctx.service,
+        start_time=ctx.now(),
+        worker=ctx.delivery.worker,
+        queue=ctx.delivery.queue,
     )
     try:
         yield

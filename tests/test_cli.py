@@ -1,4 +1,6 @@
-"""The command line, run as a user runs it: a fresh database, real processes, exit codes."""
+"""The command line, run as a user runs it: a fresh database, real processes, exit codes.
+
+Runs execute ``--in-process`` here; tests/test_workers.py runs them on Celery workers."""
 import json
 import os
 import subprocess
@@ -34,7 +36,7 @@ def test_seed_demo_is_idempotent(manage):
 
 
 def test_seed_scenario_json_report(manage):
-    result = manage("resize_run", "--scenario", "bug-1825537", "--json")
+    result = manage("resize_run", "--in-process", "--scenario", "bug-1825537", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report) >= {
@@ -56,7 +58,7 @@ def test_seed_scenario_json_report(manage):
 
 
 def test_overrides_switch_the_bug_off(manage):
-    result = manage("resize_run", "--bugs", "", "--json")
+    result = manage("resize_run", "--in-process", "--bugs", "", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["params"]["bugs"] == []
@@ -64,7 +66,7 @@ def test_overrides_switch_the_bug_off(manage):
 
 
 def test_human_output_tells_the_story(manage):
-    result = manage("resize_run", "--scenario", "confirm-delete-conflict")
+    result = manage("resize_run", "--in-process", "--scenario", "confirm-delete-conflict")
     assert result.returncode == 0, result.stderr
     assert "Server server1: ERROR (vm_state error, task_state None) on host2, flavor m1.small" in result.stdout
     assert "Fault: 500 Failed to delete allocations for consumer" in result.stdout
@@ -74,7 +76,7 @@ def test_human_output_tells_the_story(manage):
 
 def test_a_resize_in_the_demo_cloud(manage):
     manage("seed_demo")
-    result = manage("resize_run", "--scenario", "custom", "--cloud", "demo", "--server", "web", "--then", "confirm", "--json")
+    result = manage("resize_run", "--in-process", "--scenario", "custom", "--cloud", "demo", "--server", "web", "--then", "confirm", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["cloud"] == "demo"
     audit = manage("placement_audit", "--cloud", "demo")
@@ -103,7 +105,7 @@ def test_bad_input_exits_2_with_one_line(manage, args, message):
 
 
 def test_placement_audit_exits_3_on_a_leak(manage):
-    report = json.loads(manage("resize_run", "--scenario", "confirm-delete-conflict", "--json").stdout)
+    report = json.loads(manage("resize_run", "--in-process", "--scenario", "confirm-delete-conflict", "--json").stdout)
     result = manage("placement_audit", "--cloud", report["cloud"])
     assert result.returncode == 3
     assert f"Allocations were set against consumer UUID {report['migration']['uuid']}" in result.stdout

@@ -1,12 +1,15 @@
-"""Run a resize scenario and print its report."""
+"""Run a resize scenario on the Celery workers (or in this process) and print its report."""
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from simulator.models import Run
 from simulator.pipeline import InvalidRun, run_to_completion, start_run
-from simulator.report import build_report
+from simulator.report import build_report, format_report
 from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, SCENARIOS, THEN_CHOICES
+from simulator.tasks import cast
+
+from ._watch import follow
 
 TEXT_OPTIONS = [
     ("cloud", "Run in this existing cloud (e.g. demo) instead of a fresh one."),
@@ -25,12 +28,6 @@ TEXT_OPTIONS = [
 ]
 
 
-def _fmt_usage(usage):
-    if usage is None:
-        return "-"
-    return " ".join(f"{rc}={amount}" for rc, amount in usage.items())
-
-
 class Command(BaseCommand):
     help = "Run a resize scenario against a simulated cloud and print the run report."
 
@@ -45,6 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--then", default=None, choices=THEN_CHOICES, help="After VERIFY_RESIZE.")
         parser.add_argument("--allow-resize-to-same-host", dest="allow_resize_to_same_host", action="store_true", default=None)
         parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=None)
+        parser.add_argument("--step-delay", dest="step_delay", type=float, default=None, help="Seconds each step takes.")
+        parser.add_argument("--no-wait", action="store_true", help="Enqueue, print the run id and return.")
+        parser.add_argument("--in-process", action="store_true", help="Run every step here: no Redis or worker.")
+        parser.add_argument("--timeout", type=float, default=600, help="Seconds to wait for the run (default 600).")
 
     def handle(self, *args, **options):
         if options["list"]:
@@ -53,57 +54,36 @@ class Command(BaseCommand):
             return
         overrides = {
             name: options[name]
-            for name in [n for n, _ in TEXT_OPTIONS] + ["then", "allow_resize_to_same_host", "max_attempts"]
+            for name in [n for n, _ in TEXT_OPTIONS] + ["then", "allow_resize_to_same_host", "max_attempts", "step_delay"]
             if options[name] is not None
         }
         if options["hosts"] is not None:
             overrides["hosts"] = [h.strip() for h in options["hosts"].split(",") if h.strip()]
         if options["bugs"] is not None:
             overrides["bugs"] = [b.strip() for b in options["bugs"].split(",") if b.strip()]
+        in_process = options["in_process"]
+        followed = False
         try:
-            run = start_run(options["scenario"], overrides)
+            run = start_run(options["scenario"], overrides, on_cast=None if in_process else cast)
         except InvalidRun as error:
             raise CommandError(f"{error.field}: {error.message}", returncode=2) from error
-        run = run_to_completion(run)
+        if in_process:
+            run_to_completion(run)
+        elif options["no_wait"]:
+            self.stdout.write(str(run.pk))
+            return
+        else:
+            progress = self.stderr.write if options["json"] else self.stdout.write
+            progress(f"Run {run.pk} ({run.scenario}) queued in cloud {run.cloud.name}")
+            followed = not options["json"]
+            if not follow(run.pk, progress, options["timeout"]):
+                raise CommandError(
+                    f"Run {run.pk} is not finished after {options['timeout']:g} s; "
+                    f"follow it with: python manage.py run_report {run.pk} --wait",
+                    returncode=3,
+                )
         report = build_report(Run.objects.select_related("cloud", "server").get(pk=run.pk))
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
         else:
-            self._print(report)
-
-    def _print(self, report):
-        out = self.stdout.write
-        out(f"Run {report['id']} ({report['scenario']}) {report['status']} in cloud {report['cloud']}")
-        for step in report["steps"]:
-            mark = f"  FAILED: {step['error']}" if step["failed"] else ""
-            out(f"  {step['seq']:>2} {step['name']:30} {step['host']:10} {step['duration_ms']:8.1f} ms{mark}")
-        server = report["server"]
-        out(
-            f"Server {server['name']}: {server['status']} (vm_state {server['vm_state']}, task_state "
-            f"{server['task_state']}) on {server['host']}, flavor {server['flavor']}"
-        )
-        if server["fault"]:
-            out(f"Fault: {server['fault']['code']} {server['fault']['message']}")
-        for fault in report["faults"]:
-            if not server["fault"] or fault["created"] != server["fault"]["created"]:
-                out(f"Recorded fault (not shown by the API): {fault['code']} {fault['message']}")
-        migration = report["migration"]
-        if migration:
-            out(
-                f"Migration {migration['uuid']}: {migration['status']} ({migration['migration_type']} "
-                f"{migration['source_compute']} -> {migration['dest_compute']}, "
-                f"{migration['old_flavor']} -> {migration['new_flavor']})"
-            )
-        out("Usages (before -> after):")
-        before, after = report["usages"]["before"], report["usages"]["after"] or {}
-        for provider in before:
-            out(f"  {provider:10} {_fmt_usage(before[provider]):40} -> {_fmt_usage(after.get(provider))}")
-        audit = report["audit"]
-        findings = [f for kind in ("orphaned", "missing", "flavor_mismatch") for f in audit[kind]]
-        out(f"Audit: exit code {audit['exit_code']}" + ("" if findings else ", nothing found"))
-        for finding in findings:
-            out(f"  {finding['message']}")
-        verdict = report["verdict"]
-        out(f"Verdict: {verdict['summary']}")
-        for mismatch in verdict["mismatches"]:
-            out(f"  {mismatch}")
+            self.stdout.write("\n".join(format_report(report, steps=not followed)))

@@ -1,0 +1,19 @@
+"""The Celery application, configured from Django's settings (``CELERY_*``)."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("dashboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _add_worker_steps():
+    from simulator.worker import install
+
+    install(app)
+
+
+_add_worker_steps()
