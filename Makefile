@@ -15,9 +15,7 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py resize_run --scenario bug-1825537
+	$(BIN)/python -m dashboard.run
 
 test: install
 	$(BIN)/python -m pytest
