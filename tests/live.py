@@ -1,0 +1,134 @@
+"""A live stack for tests: a Redis server and Celery workers in real processes, on a
+database of their own (a SQLite file, or PostgreSQL)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from dashboard.run import redis_server_binary
+from tests.services import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LiveStack:
+    def __init__(self, tmp_path, database_url=None, **settings):
+        self.tmp = Path(tmp_path)
+        self.redis_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.env = {
+            **os.environ,
+            "DASHBOARD_VAR_DIR": str(self.tmp / "var"),
+            "REDIS_URL": self.redis_url,
+            "CELERY_VISIBILITY_TIMEOUT": "4",
+            "RUN_STALE_AFTER": "2",
+            "RUN_REAPER_INTERVAL": "0.5",
+            "WORKER_HOST_QUEUES_INTERVAL": "0.2",
+            **{key: str(value) for key, value in settings.items()},
+        }
+        self.env.pop("DATABASE_URL", None)
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        self.redis = None
+        self.workers = []
+        self.manage("migrate", "--noinput", "-v", "0", check=True)
+
+    # -- processes -------------------------------------------------------------------
+    def start_redis(self):
+        self.redis = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill_redis(self):
+        os.killpg(self.redis.pid, signal.SIGKILL)
+        self.redis.wait()
+
+    def start_worker(self, name, queues=("conductor", "api"), all_hosts=True, concurrency=1):
+        log = self.tmp / f"worker-{name}-{len(self.workers)}.log"
+        command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-n", f"{name}@%h",
+                   "-Q", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", "INFO",
+                   "--without-mingle", "--without-gossip"]
+        if all_hosts:
+            command.append("--all-hosts")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        process.log = log
+        self.workers.append(process)
+        deadline = time.monotonic() + 30
+        while " ready." not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return process
+
+    def kill_worker(self, process, sig=signal.SIGKILL):
+        os.killpg(process.pid, sig)
+        process.wait()
+
+    def close(self):
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self.redis and self.redis.poll() is None:
+            self.kill_redis()
+
+    # -- commands --------------------------------------------------------------------
+    def manage(self, *args, check=False, timeout=180):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def python(self, code):
+        """Run Django code in a child process; its last line of output is parsed as JSON."""
+        result = self.manage("shell", "-c", code, check=True)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def start(self, *args):
+        """``resize_run --no-wait``: the run id."""
+        result = self.manage("resize_run", "--no-wait", *args, check=True)
+        return int(result.stdout.strip().splitlines()[-1])
+
+    def report(self, run_id, wait=True, timeout=120):
+        args = ["run_report", str(run_id), "--json"] + (["--wait", "--timeout", str(timeout)] if wait else [])
+        result = self.manage(*args, check=True, timeout=timeout + 60)
+        return json.loads(result.stdout)
+
+    def run_state(self, run_id):
+        return self.python(
+            "import json; from simulator.models import Run; "
+            f"r = Run.objects.get(pk={run_id}); "
+            "print(json.dumps({'status': r.status, 'next_step': r.next_step, 'next_host': r.next_host, "
+            "'executing': r.executing, 'redispatches': r.redispatches, 'seq': r.seq}))"
+        )
+
+    def wait_for(self, run_id, predicate, timeout=60, poll=0.1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.run_state(run_id)
+            if predicate(state):
+                return state
+            time.sleep(poll)
+        raise AssertionError(f"run {run_id} never reached the state; last: {state}")

@@ -1,0 +1,122 @@
+"""The pipeline on real Celery workers and a real Redis, in separate processes."""
+import signal
+import time
+
+import pytest
+
+from tests.live import LiveStack
+
+OUTCOME_KEYS = ("status", "vm_state", "task_state", "host", "flavor")
+
+
+def outcome(report):
+    """What a run did, without ids and timings."""
+    return {
+        "server": {key: report["server"][key] for key in OUTCOME_KEYS},
+        "fault": report["server"]["fault"] and report["server"]["fault"]["message"],
+        "migration": report["migration"]["status"],
+        "usages": report["usages"]["after"],
+        "events": [(e["event"], e["host"], e["result"]) for e in report["events"]],
+        "audit": {k: len(report["audit"][k]) for k in ("orphaned", "missing", "flavor_mismatch")},
+        "verdict": report["verdict"]["matched"],
+    }
+
+
+@pytest.fixture
+def stack(tmp_path):
+    live = LiveStack(tmp_path)
+    live.start_redis()
+    yield live
+    live.close()
+
+
+def in_process(stack, *args):
+    import json
+
+    result = stack.manage("resize_run", "--in-process", "--json", *args, check=True)
+    return json.loads(result.stdout)
+
+
+def test_the_seed_runs_step_by_step_on_the_worker(stack):
+    stack.start_worker("w1", concurrency=2)
+    report = stack.report(stack.start("--scenario", "bug-1825537"))
+
+    assert report["status"] == "done"
+    assert report["verdict"]["matched"] is True
+    assert [(s["name"], s["queue"]) for s in report["steps"]] == [
+        ("conductor.migrate_server", "conductor"),
+        ("compute.prep_resize", "compute.host2"),
+        ("compute.resize_instance", "compute.host1"),
+        ("compute.finish_resize", "compute.host2"),
+    ]
+    assert all(s["worker"].startswith("w1@") and s["task_id"] for s in report["steps"])
+    assert all(e["worker"].startswith("w1@") for e in report["events"])
+    assert [e["queue"] for e in report["events"]][-1] == "compute.host2"
+    assert outcome(report) == outcome(in_process(stack, "--scenario", "bug-1825537"))
+
+
+def test_each_step_runs_on_the_worker_that_owns_its_host(stack):
+    stack.start_worker("control", queues=("conductor", "api", "compute.host1"), all_hosts=False)
+    stack.start_worker("dest", queues=("compute.host2",), all_hosts=False)
+    report = stack.report(stack.start("--scenario", "resize-revert"))
+
+    assert report["verdict"]["matched"] is True
+    owners = [(s["name"], s["host"], s["worker"].split("@")[0]) for s in report["steps"]]
+    assert owners == [
+        ("conductor.migrate_server", "conductor", "control"),
+        ("compute.prep_resize", "host2", "dest"),
+        ("compute.resize_instance", "host1", "control"),
+        ("compute.finish_resize", "host2", "dest"),
+        ("api.revert_resize", "api", "control"),
+        ("compute.revert_resize", "host2", "dest"),
+        ("compute.finish_revert_resize", "host1", "control"),
+    ]
+
+
+def test_a_stopped_compute_host_leaves_the_run_waiting_on_its_queue(stack):
+    stack.start_worker("control", queues=("conductor", "api", "compute.host1"), all_hosts=False)
+    run_id = stack.start("--scenario", "resize-confirm")
+    stack.wait_for(run_id, lambda s: s["next_step"] == "compute.prep_resize")
+    time.sleep(3)  # longer than RUN_STALE_AFTER: the reaper sees the message waiting, not lost
+    state = stack.run_state(run_id)
+    assert state == {
+        "status": "running", "next_step": "compute.prep_resize", "next_host": "host2", "executing": "",
+        "redispatches": 0, "seq": 2,
+    }
+    waiting = stack.report(run_id, wait=False)
+    assert waiting["next_step"] == "compute.prep_resize" and waiting["next_host"] == "host2"
+
+    stack.start_worker("host2", queues=("compute.host2",), all_hosts=False)  # the host comes back
+    report = stack.report(run_id)
+    assert report["verdict"]["matched"] is True
+    assert report["redispatches"] == 0
+
+
+def test_a_worker_killed_mid_step_is_replaced_and_the_run_ends_the_same(stack):
+    worker = stack.start_worker("doomed")
+    run_id = stack.start("--scenario", "resize-confirm", "--step-delay", "1.5")
+    stack.wait_for(run_id, lambda s: s["next_step"] == "compute.resize_instance" and s["executing"])
+    stack.kill_worker(worker, signal.SIGKILL)  # the whole worker, in the middle of the step
+
+    stack.start_worker("survivor")
+    report = stack.report(run_id)
+    assert report["status"] == "done"
+    resize_instance = [s for s in report["steps"] if s["name"] == "compute.resize_instance"]
+    assert len(resize_instance) == 1 and resize_instance[0]["worker"].startswith("survivor@")
+    assert outcome(report) == outcome(in_process(stack, "--scenario", "resize-confirm"))
+    assert report["audit"]["exit_code"] == 0
+
+
+def test_no_run_is_lost_when_redis_restarts_during_a_batch(stack):
+    stack.start_worker("w1", concurrency=2)
+    runs = [stack.start("--scenario", name, "--step-delay", "0.4") for name in
+            ("bug-1825537", "resize-confirm", "resize-revert", "prep-resize-reschedule", "confirm-delete-conflict",
+             "resize-instance-fails")]
+    time.sleep(1.0)
+    stack.kill_redis()  # every queued message is gone with it
+    time.sleep(1.0)
+    stack.start_redis()
+    reports = [stack.report(run_id, timeout=90) for run_id in runs]
+    assert [r["status"] for r in reports] == ["done"] * len(runs)
+    assert [r["verdict"]["matched"] for r in reports] == [True] * len(runs)
+    assert sum(r["redispatches"] for r in reports) >= 1
