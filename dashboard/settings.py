@@ -132,9 +132,14 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# A message not acknowledged within this many seconds (its worker died) is delivered
-# again; it must be longer than the longest step (step_delay is at most 60 s).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))}
+# A message not acknowledged within CELERY_VISIBILITY_TIMEOUT seconds (its worker died)
+# is delivered again; it must be longer than the longest step (step_delay is at most
+# 60 s). Workers look for such messages every CELERY_UNACKED_RESTORE_INTERVAL seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+    "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": 1,
+}
 
 # The reaper (in workers that serve the conductor queue) looks every RUN_REAPER_INTERVAL
 # seconds for runs silent for RUN_STALE_AFTER seconds whose message is in no queue.

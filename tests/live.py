@@ -26,6 +26,7 @@ class LiveStack:
             "DASHBOARD_VAR_DIR": str(self.tmp / "var"),
             "REDIS_URL": self.redis_url,
             "CELERY_VISIBILITY_TIMEOUT": "4",
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             "RUN_STALE_AFTER": "2",
             "RUN_REAPER_INTERVAL": "0.5",
             "WORKER_HOST_QUEUES_INTERVAL": "0.2",
