@@ -148,7 +148,7 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
         next_cast = ctx.next_cast or _user_action(ctx)
         run.context = ctx.state
         run.seq = seq + 1
-        run.executing = ""
+        run.executing = run.error = ""
         if next_cast:
             _hand_on(run, next_cast, on_cast)
         else:

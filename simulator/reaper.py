@@ -68,10 +68,11 @@ def reap(client, on_cast, queue_for):
             if run.task_id != candidate.task_id or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
                 continue  # it moved on meanwhile
             if run.redispatches >= settings.RUN_MAX_REDISPATCHES:
+                last = f" Last error: {run.error}" if run.error else ""
                 crash(
                     run,
-                    f"The message for {run.next_step} on {queue_for(run.next_step, run.next_host)} was lost "
-                    f"{run.redispatches + 1} times; giving up.",
+                    f"{run.next_step} on {queue_for(run.next_step, run.next_host)} never completed: sent "
+                    f"{run.redispatches + 1} times.{last}",
                 )
                 run.save()
                 done.append(f"run {run.pk}: crashed")

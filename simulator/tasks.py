@@ -9,8 +9,10 @@ its transaction commits.
 import logging
 
 from celery import shared_task
+from django.db import OperationalError as DatabaseBusy
 from kombu.exceptions import OperationalError
 
+from .models import Run
 from .pipeline import STEPS, Delivery, execute_step
 
 LOG = logging.getLogger("simulator")
@@ -31,14 +33,30 @@ def cast(run_id, seq, step, host, task_id):
 
 
 def _step_task(step):
-    @shared_task(bind=True, name=f"nova.{step}", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @shared_task(
+        bind=True,
+        name=f"nova.{step}",
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        # A deadlock or a locked database rolls the step back whole: try it again.
+        autoretry_for=(DatabaseBusy,),
+        retry_backoff=0.2,
+        max_retries=8,
+    )
     def run_step(self, run_id, seq):
         delivery = Delivery(
             worker=self.request.hostname or "",
             queue=(self.request.delivery_info or {}).get("routing_key") or "",
             task_id=self.request.id or "",
         )
-        execute_step(run_id, seq, delivery, on_cast=cast)
+        try:
+            execute_step(run_id, seq, delivery, on_cast=cast)
+        except DatabaseBusy:
+            raise
+        except Exception as error:  # the step rolled back; the reaper will send it again
+            Run.objects.filter(pk=run_id, seq=seq).update(error=f"{step} failed: {error!r}"[:2000], executing="")
+            raise
 
     run_step.__doc__ = f"Execute the ``{step}`` cast of a run."
     return run_step
