@@ -6,6 +6,7 @@ from django.core.management import call_command
 from simulator.models import Cloud
 from simulator.pipeline import run_to_completion, start_run
 from simulator.report import build_report
+from tests.services import postgres_cluster
 
 
 @pytest.fixture
@@ -24,3 +25,15 @@ def resize(db):
         return build_report(run_to_completion(start_run(scenario, overrides)))
 
     return _resize
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster for this test session (skipped where none is installed)."""
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("this run is already on PostgreSQL")
+    try:
+        with postgres_cluster() as url:
+            yield url
+    except FileNotFoundError as error:
+        pytest.skip(str(error))

@@ -1,6 +1,7 @@
 """Throwaway service processes for tests: a PostgreSQL cluster on a free port."""
 import contextlib
 import glob
+import uuid
 import os
 import shutil
 import socket
@@ -50,3 +51,13 @@ def postgres_cluster():
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"], **quiet)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def create_database(server_url, prefix):
+    """A new, empty database on the cluster at ``server_url``; its URL."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url.replace("postgres://", "postgresql://"), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name

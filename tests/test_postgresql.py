@@ -5,10 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.services import postgres_cluster
-
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = [
     "tests/test_bug_1825537.py",
@@ -16,25 +12,15 @@ MODULES = [
     "tests/test_state_table.py",
     "tests/test_concurrent_writes.py",
     "tests/test_bad_input.py",
+    "tests/test_reaper.py",
 ]
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("this run is already on PostgreSQL")
-    try:
-        with postgres_cluster() as url:
-            yield url
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-
-
-def test_simulator_suite_passes_on_postgresql(postgres_url):
+def test_simulator_suite_passes_on_postgresql(postgres_server):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MODULES],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": postgres_url},
+        env={**os.environ, "DATABASE_URL": postgres_server},
         capture_output=True,
         text=True,
         timeout=600,
