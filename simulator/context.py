@@ -7,6 +7,7 @@ import uuid
 from django.utils import timezone
 
 from .driver import Failure, FakeDriver
+from .exceptions import UnexpectedTaskStateError
 from .models import Host, InstanceAction, Migration, Server
 
 LOG = logging.getLogger("simulator")
@@ -15,21 +16,6 @@ PROJECT_ID = "6f70656e737461636b20342065766572"
 USER_ID = "admin"
 CONDUCTOR = "conductor"
 API = "api"
-
-
-class UnexpectedTaskStateError(Exception):
-    """``nova.exception.UnexpectedTaskStateError``: the server moved on under us."""
-
-    code = 500
-
-    def __init__(self, instance_uuid, expected, actual):
-        super().__init__(
-            f"Conflict updating instance {instance_uuid}. Expected: {{'task_state': {expected!r}}}. "
-            f"Actual: {{'task_state': {actual!r}}}"
-        )
-
-
-UnexpectedTaskStateError.__module__ = "nova.exception"
 
 
 class StepContext:
@@ -107,7 +93,11 @@ class StepContext:
         if expected_task_state:
             actual = Server.objects.filter(pk=self.server.pk).values_list("task_state", flat=True).get()
             if actual not in expected_task_state:
-                raise UnexpectedTaskStateError(self.server.uuid, list(expected_task_state), actual)
+                raise UnexpectedTaskStateError(
+                    instance_uuid=self.server.uuid,
+                    expected={"task_state": list(expected_task_state)},
+                    actual={"task_state": actual},
+                )
         self.server.save()
 
     def save_migration(self):

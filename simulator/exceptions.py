@@ -111,6 +111,12 @@ class AllocationUpdateFailed(NovaException):
     msg_fmt = "Failed to update allocations for consumer %(consumer_uuid)s. Error: %(error)s"
 
 
+class UnexpectedTaskStateError(NovaException):
+    """``instance.save(expected_task_state=...)`` found another task state."""
+
+    msg_fmt = "Conflict updating instance %(instance_uuid)s. Expected: %(expected)s. Actual: %(actual)s"
+
+
 class TestingException(Exception):
     """``nova.test.TestingException``: a plain, non-Nova exception."""
 

@@ -10,7 +10,6 @@ import traceback
 from pathlib import Path
 
 from . import exceptions as exc
-from .context import UnexpectedTaskStateError
 from .models import InstanceActionEvent, InstanceFault
 from .states import MigrationStatus, VmState
 
@@ -96,7 +95,7 @@ def reverts_task_state(function):
     def wrapper(ctx, *args, **kwargs):
         try:
             return function(ctx, *args, **kwargs)
-        except UnexpectedTaskStateError:
+        except exc.UnexpectedTaskStateError:
             raise
         except Exception:
             previous = ctx.server.task_state

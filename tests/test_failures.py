@@ -186,3 +186,19 @@ def test_runs_in_the_demo_cloud_share_its_capacity(resize, demo_cloud):
     # "before" is just before b's resize request: b booted on host1, a's m1.small on host2.
     assert second["usages"]["before"]["host1"] == TINY
     assert second["usages"]["before"]["host2"] == first["usages"]["after"]["host2"] == SMALL
+
+
+def test_a_task_state_changed_under_a_step_is_an_unexpected_task_state(db):
+    from simulator.models import Server
+    from simulator.pipeline import execute_step, run_to_completion, start_run
+    from simulator.report import build_report
+
+    run = start_run("custom", {})
+    execute_step(run.pk, 1)  # conductor
+    execute_step(run.pk, 2)  # prep_resize on host2
+    Server.objects.filter(pk=run.server_id).update(task_state=None)  # someone reset the state
+    report = build_report(run_to_completion(run))
+    event = report["events"][-1]
+    assert (event["event"], event["result"]) == ("compute_resize_instance", "Error")
+    assert event["details"].startswith(f"Conflict updating instance {report['server']['uuid']}. Expected: ")
+    assert "Actual: {'task_state': None}" in event["details"]
