@@ -188,7 +188,8 @@ def crash(run, reason):
 
 
 def run_to_completion(run):
-    """Execute every step of a run in this process, one transaction each."""
+    """Execute every remaining step of a run in this process, one transaction each."""
+    run.refresh_from_db()
     seq = run.seq
     while seq is not None:
         seq = execute_step(run.pk, seq)
