@@ -34,10 +34,22 @@ def ensure_host(cloud, name, driver="FakeDriver"):
 
 
 def build_cloud(name, host_names, driver, description="", shared=False):
+    """A fresh cloud: Nova's default flavors and ``host_names`` with ``driver``'s inventory."""
     cloud = Cloud.objects.create(name=name, description=description, shared=shared)
-    ensure_flavors(cloud)
-    for host_name in host_names:
-        ensure_host(cloud, host_name, driver)
+    Flavor.objects.bulk_create(
+        Flavor(cloud=cloud, flavorid=flavorid, name=flavor, vcpus=vcpus, memory_mb=memory_mb, root_gb=root_gb)
+        for flavorid, flavor, vcpus, memory_mb, root_gb in DEFAULT_FLAVORS
+    )
+    hosts = Host.objects.bulk_create(Host(cloud=cloud, name=host_name, driver=driver) for host_name in host_names)
+    providers = ResourceProvider.objects.bulk_create(
+        ResourceProvider(cloud=cloud, host=host, name=host.name) for host in hosts
+    )
+    inventory = inventory_for(driver)
+    Inventory.objects.bulk_create(
+        Inventory(provider=provider, resource_class=rc, **fields)
+        for provider in providers
+        for rc, fields in inventory.items()
+    )
     return cloud
 
 

@@ -51,7 +51,7 @@ class Host(models.Model):
     )
 
     class Meta:
-        ordering = ["cloud", "name"]
+        ordering = ["cloud_id", "name"]
         constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="host_unique_per_cloud")]
 
     def __str__(self):
@@ -68,7 +68,7 @@ class ResourceProvider(models.Model):
     generation = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["cloud", "name"]
+        ordering = ["cloud_id", "name"]
         constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="provider_unique_per_cloud")]
 
     def __str__(self):
@@ -88,7 +88,7 @@ class Inventory(models.Model):
     allocation_ratio = models.FloatField(default=1.0)
 
     class Meta:
-        ordering = ["provider", "resource_class"]
+        ordering = ["provider_id", "resource_class"]
         verbose_name_plural = "inventories"
         constraints = [
             models.UniqueConstraint(fields=["provider", "resource_class"], name="inventory_unique_class")
@@ -116,7 +116,7 @@ class Flavor(models.Model):
     disabled = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["cloud", "flavorid"]
+        ordering = ["cloud_id", "flavorid"]
         constraints = [
             models.UniqueConstraint(fields=["cloud", "flavorid"], name="flavorid_unique_per_cloud"),
             models.UniqueConstraint(fields=["cloud", "name"], name="flavor_name_unique_per_cloud"),
@@ -153,7 +153,7 @@ class Server(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["cloud", "name"]
+        ordering = ["cloud_id", "name"]
 
     def __str__(self):
         return self.name
@@ -210,7 +210,7 @@ class Allocation(models.Model):
     used = models.PositiveIntegerField()
 
     class Meta:
-        ordering = ["provider", "consumer", "resource_class"]
+        ordering = ["provider_id", "consumer_id", "resource_class"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "consumer", "resource_class"], name="allocation_unique")
         ]
@@ -337,7 +337,7 @@ class RunStep(models.Model):
     log = models.JSONField(default=list, blank=True, help_text="What Nova would have logged")
 
     class Meta:
-        ordering = ["run", "seq"]
+        ordering = ["run_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="runstep_unique_seq")]
 
     def __str__(self):

@@ -134,13 +134,12 @@ def post_allocations(cloud, payload):
     "consumer_generation": int|None, "consumer_type", "project_id", "user_id"}}``.
     An empty allocation set deletes the consumer.
     """
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                _write(cloud, payload)
-        except IntegrityError:
-            # Another writer created one of these consumers first (we sent null).
-            raise ConcurrentUpdate("consumer generation conflict - expected 1 but got None") from None
+    try:
+        with transaction.atomic():
+            _write(cloud, payload)
+    except IntegrityError:
+        # Another writer created one of these consumers first (we sent null).
+        raise ConcurrentUpdate("consumer generation conflict - expected 1 but got None") from None
 
 
 def put_allocations(cloud, consumer_uuid, allocations, consumer_generation, consumer_type, project_id, user_id):

@@ -3,6 +3,7 @@ picking up hosts created after the worker started)."""
 import logging
 
 from celery import bootsteps
+from celery.signals import worker_init
 from click import Option
 from django.conf import settings
 from django.db import close_old_connections
@@ -68,7 +69,13 @@ class Reaper(bootsteps.StartStopStep):
             LOG.exception("reaper pass failed")
 
 
+def _no_query_log(**kwargs):
+    """Workers run for days: never keep DEBUG's log of every SQL query."""
+    settings.DEBUG = False
+
+
 def install(app):
+    worker_init.connect(_no_query_log, weak=False)
     app.user_options["worker"].add(
         Option(
             ["--all-hosts"],
