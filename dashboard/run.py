@@ -100,7 +100,11 @@ def main(argv):
     signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
-        subprocess.run([python, "manage.py", "seed_demo"], cwd=BASE_DIR, env=env, check=True)
+        seeded = subprocess.run(
+            [python, "manage.py", "seed_demo"], cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True
+        ).stdout
+        print(seeded, end="", flush=True)
+        login = next((line for line in seeded.splitlines() if "Log in" in line or "password" in line), "")
         if env.get("REDIS_URL"):
             print(f"  using Redis at {env['REDIS_URL']}", flush=True)
         else:
@@ -122,7 +126,7 @@ def main(argv):
             env,
         )
         stack.start("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env)
-        print(f"\nUp: admin at http://127.0.0.1:{port}/admin/  (Ctrl-C stops everything)\n", flush=True)
+        print(f"\nUp: http://127.0.0.1:{port}/  {login}  (Ctrl-C stops everything)\n", flush=True)
         while True:
             gone = stack.exited()
             if gone:

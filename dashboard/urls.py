@@ -1,7 +1,24 @@
 """URL routes of the dashboard."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from . import lists, views
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("runs/", lists.run_list, name="run-list"),
+    path("runs/new/", views.run_new, name="run-new"),
+    path("runs/compare/", views.run_compare, name="run-compare"),
+    path("runs/compare/live/", views.run_compare_live, name="run-compare-live"),
+    path("runs/<int:pk>/", views.run_detail, name="run-detail"),
+    path("runs/<int:pk>/live/", views.run_live, name="run-live"),
+    path("runs/<int:pk>/rerun/", views.run_rerun, name="run-rerun"),
+    path("runs/<int:pk>/toggle-bug/<str:bug>/", views.run_toggle_bug, name="run-toggle-bug"),
+    path("providers/", lists.provider_list, name="provider-list"),
+    path("providers/<uuid:uuid>/", lists.provider_detail, name="provider-detail"),
+    path("hosts/", lists.host_list, name="host-list"),
+    path("servers/", lists.server_list, name="server-list"),
+    path("migrations/", lists.migration_list, name="migration-list"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

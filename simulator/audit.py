@@ -81,6 +81,7 @@ def audit_cloud(cloud):
                     "server": server.name,
                     "server_uuid": str(server.uuid),
                     "provider": node,
+                    "expected": server.flavor.resources(),
                     "message": f"Server {server.name} lives on {node} but holds no allocation there.",
                 }
             )

@@ -1,6 +1,6 @@
 """Snapshots of a cloud's placement state and the run report document."""
 from . import placement
-from .models import Allocation, InstanceActionEvent, InstanceFault, Inventory, Migration
+from .models import Allocation, InstanceActionEvent, InstanceFault, Inventory, Migration, Server
 
 
 def _iso(value):
@@ -94,7 +94,11 @@ def migration_dict(migration):
 def build_report(run):
     """The run report: the document ``resize_run --json`` prints."""
     state = run.context or {}
-    server = run.server
+    server = (
+        Server.objects.select_related("host", "node", "flavor", "old_flavor", "new_flavor").filter(pk=run.server_id).first()
+        if run.server_id
+        else None
+    )
     faults, events, migration = [], [], None
     if server is not None:
         faults = list(InstanceFault.objects.filter(server=server, created__gte=run.created).order_by("created", "id"))

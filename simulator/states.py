@@ -122,4 +122,17 @@ STATUS_COLOURS = {
     MigrationStatus.REVERTING: "blue",
     MigrationStatus.REVERTED: "green",
     MigrationStatus.ERROR: "red",
+    # Run lifecycle
+    "queued": "gray",
+    "running": "blue",
+    "done": "green",
+    "crashed": "red",
+    # Instance action event results
+    "Success": "green",
+    "Error": "red",
 }
+
+
+def status_colour(value):
+    """The colour a status is drawn in (gray when it has none)."""
+    return STATUS_COLOURS.get(value, "gray")

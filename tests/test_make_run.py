@@ -32,7 +32,7 @@ class BringUp:
 
     def wait_until_up(self, timeout=90):
         deadline = time.monotonic() + timeout
-        while not any(line.startswith("Up: admin at") for line in self.lines):
+        while not any(line.startswith("Up: http://") for line in self.lines):
             assert self.process.poll() is None, "".join(self.lines)[-3000:]
             assert time.monotonic() < deadline, "".join(self.lines)[-3000:]
             time.sleep(0.2)
@@ -67,8 +67,9 @@ def test_everything_comes_up_serves_runs_and_stops_without_orphans(env):
     first = BringUp(env)
     children = first.wait_until_up()
     assert len(children) >= 4  # redis, the worker and its pool, the web server
-    page = urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/admin/login/", timeout=10)
+    page = urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/", timeout=10)
     assert page.status == 200
+    assert any("Log in as demo / demo" in line for line in first.lines)
 
     other_terminal = {**env, "REDIS_URL": f"redis://127.0.0.1:{env['DASHBOARD_REDIS_PORT']}/0"}
     result = subprocess.run(

@@ -1,4 +1,6 @@
-"""Build the shared demo cloud (idempotent)."""
+"""Build the shared demo cloud and the demo user (idempotent)."""
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -6,6 +8,7 @@ from simulator.cloud import ensure_flavors, ensure_host
 from simulator.models import Cloud
 
 DEMO_HOSTS = ["host1", "host2", "host3"]
+DEMO_USER = "demo"
 
 
 class Command(BaseCommand):
@@ -22,3 +25,18 @@ class Command(BaseCommand):
                 ensure_host(cloud, name)
         verb = "Created" if created else "Checked"
         self.stdout.write(f"{verb} cloud 'demo': {', '.join(DEMO_HOSTS)}; flavors m1.tiny .. m1.xlarge.")
+        self._demo_user()
+
+    def _demo_user(self):
+        """Local debug mode: user demo / demo. Otherwise no password until an operator sets one."""
+        user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
+        if settings.DEBUG:
+            if created or not user.has_usable_password():
+                user.set_password(DEMO_USER)
+                user.save()
+            self.stdout.write(f"Log in as {DEMO_USER} / {DEMO_USER} (local debug mode).")
+        else:
+            if created:
+                user.set_unusable_password()
+                user.save()
+            self.stdout.write(f"Set a password for {DEMO_USER} with: python manage.py changepassword {DEMO_USER}")

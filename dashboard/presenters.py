@@ -1,0 +1,142 @@
+"""What the run pages show, computed in Python from the run report."""
+from simulator.audit import audit_cloud
+from simulator.report import build_report, snapshot
+from simulator.scenarios import KNOWN_BUGS, SCENARIOS
+from simulator.tasks import queue_for
+
+from .usage import build_bars, consumer_names
+
+STAGES = [
+    ("conductor", "conductor", ["conductor.migrate_server"]),
+    ("prep_resize", "prep_resize (dest)", ["compute.prep_resize"]),
+    ("resize_instance", "resize_instance (source)", ["compute.resize_instance"]),
+    ("finish_resize", "finish_resize (dest)", ["compute.finish_resize"]),
+    ("confirm", "confirm", ["api.confirm_resize", "compute.confirm_resize"]),
+    ("revert", "revert", ["api.revert_resize", "compute.revert_resize", "compute.finish_revert_resize"]),
+]
+FINISHED = ("done", "crashed")
+
+
+def stepper(report):
+    """The stages of the resize with their state: done, failed, current, pending or skipped."""
+    then = report["params"].get("then")
+    finished = report["status"] in FINISHED
+    stages = []
+    for key, title, names in STAGES:
+        if key in ("confirm", "revert") and then != key:
+            continue
+        steps = [s for s in report["steps"] if s["name"] in names]
+        waiting = report["next_step"] in names
+        if steps and steps[-1]["failed"]:
+            state = "failed"
+        elif waiting:
+            state = "current"
+        elif steps:
+            state = "done"
+        else:
+            state = "skipped" if finished else "pending"
+        retries = sum(1 for s in steps[:-1] if s["failed"])
+        hosts = sorted({s["host"] for s in steps if s["host"] not in ("conductor", "api")})
+        note = ""
+        if waiting:
+            queue = queue_for(report["next_step"], report["next_host"])
+            note = f"executing on {report['executing']}" if report["executing"] else f"queued on {queue}"
+        elif retries:
+            note = f"{retries} failed attempt{'s' if retries > 1 else ''}, rescheduled"
+        elif steps and steps[-1]["failed"]:
+            note = steps[-1]["error"]
+        stages.append({"key": key, "title": title, "state": state, "hosts": hosts, "note": note})
+    if then not in ("confirm", "revert"):
+        stages.append({"key": "leave", "title": "confirm / revert", "state": "skipped" if finished else "pending",
+                       "hosts": [], "note": "not requested (left in VERIFY_RESIZE)"})
+    return stages
+
+
+def describe_outcome(expected):
+    """A one-line summary of an expected outcome."""
+    if not expected:
+        return ""
+    server = expected["server"]
+    usages = ", ".join(
+        f"{provider} {u['VCPU']}/{u['MEMORY_MB']}/{u['DISK_GB']}" for provider, u in expected["usages"].items()
+    )
+    fault = f"; fault “{expected['fault']['message']}”" if expected.get("fault") else ""
+    return f"{server['status']} on {server['host']}; migration {expected['migration']['status']}{fault}; after: {usages}"
+
+
+def presets():
+    """The presets with their description and expected outcome, for the form."""
+    return [
+        {
+            "name": s.name,
+            "title": s.title,
+            "description": s.description,
+            "reference": s.reference,
+            "outcomes": [
+                {"bugs": ", ".join(bugs) or "none", "text": describe_outcome(expected)}
+                for bugs, expected in s.expected.items()
+            ],
+        }
+        for s in SCENARIOS.values()
+    ]
+
+
+def paired_bars(before, after, names, audit):
+    """[(provider, [(before bar, after bar) per resource class])] aligned by provider."""
+    before_bars = build_bars(before, "before", names)
+    after_bars = build_bars(after, "after", names, audit=audit, compare_to=before) if after else {}
+    rows = []
+    for provider in sorted(set(before_bars) | set(after_bars)):
+        b, a = before_bars.get(provider, []), after_bars.get(provider, [])
+        rows.append((provider, list(zip(b, a)) if a else [(bar, None) for bar in b]))
+    return rows
+
+
+def run_context(run):
+    """Everything the run page and its live partial show."""
+    report = build_report(run)
+    finished = report["status"] in FINISHED
+    current = None
+    if not finished and run.cloud_id:
+        current = snapshot(run.cloud)  # while it runs, "after" is now
+    after = report_snapshot(report, "after") or current
+    names = consumer_names([run.before, after])
+    audit = report["audit"] if finished else (audit_cloud(run.cloud) if run.cloud_id else None)
+    server = report["server"] or {}
+    shown = server.get("fault")
+    hidden = [f for f in report["faults"] if not shown or f["created"] != shown["created"]]
+    allocations = []
+    for when, snap in (("before", run.before), ("after" if finished else "now", after)):
+        for alloc in (snap or {}).get("allocations", []):
+            allocations.append({**alloc, "when": when, "name": names.get(alloc["consumer_uuid"], "")})
+    scenario = SCENARIOS.get(run.scenario)
+    return {
+        "run": run,
+        "report": report,
+        "finished": finished,
+        "scenario": scenario,
+        "stages": stepper(report),
+        "bars": paired_bars(run.before, after, names, audit),
+        "after_label": "after" if finished else "now",
+        "fault": shown,
+        "hidden_faults": hidden,
+        "audit": audit,
+        "audit_findings": [
+            (kind, finding) for kind in ("orphaned", "missing", "flavor_mismatch") for finding in (audit or {}).get(kind, [])
+        ],
+        "allocations": allocations,
+        "params": sorted(report["params"].items()),
+        "expected_text": describe_outcome((report["verdict"] or {}).get("expected")),
+        "toggles": [(bug, bug in report["params"].get("bugs", [])) for bug in KNOWN_BUGS],
+    }
+
+
+def report_snapshot(report, when):
+    """A snapshot (usages, allocations, inventories) rebuilt from the report's parts."""
+    if report["usages"][when] is None:
+        return None
+    return {
+        "usages": report["usages"][when],
+        "allocations": report["allocations"][when],
+        "inventories": report["inventories"],
+    }

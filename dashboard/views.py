@@ -1,0 +1,161 @@
+"""The dashboard's run pages: home, the run page and its live partial, the form, compare."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from simulator.audit import audit_cloud
+from simulator.models import Cloud, Run
+from simulator.pipeline import InvalidRun, start_run
+from simulator.report import snapshot
+from simulator.scenarios import CUSTOM, KNOWN_BUGS, SCENARIOS
+from simulator.tasks import cast
+
+from .forms import RunForm
+from .presenters import presets, run_context
+from .usage import build_bars, consumer_names
+
+
+def _run(pk):
+    return get_object_or_404(Run.objects.select_related("cloud", "server"), pk=pk)
+
+
+def home(request):
+    """The demo cloud's providers, the latest runs, and the audit at a glance."""
+    cloud = Cloud.objects.filter(shared=True).order_by("name").first()
+    bars, audit = {}, None
+    if cloud is not None:
+        now = snapshot(cloud)
+        audit = audit_cloud(cloud)
+        bars = build_bars(now, "now", consumer_names([now]), audit=audit)
+    latest = list(Run.objects.select_related("cloud")[:10])
+    statuses = Run.objects.values("status").annotate(n=Count("id")).order_by("status")
+    return render(
+        request,
+        "home.html",
+        {
+            "cloud": cloud,
+            "bars": sorted(bars.items()),
+            "audit": audit,
+            "audit_findings": [(k, f) for k in ("orphaned", "missing", "flavor_mismatch") for f in (audit or {}).get(k, [])],
+            "latest": latest,
+            "counts": {row["status"]: row["n"] for row in statuses},
+            "leaky_runs": Run.objects.filter(audit__exit_code=3).count(),
+        },
+    )
+
+
+def run_detail(request, pk):
+    return render(request, "runs/detail.html", run_context(_run(pk)))
+
+
+def run_live(request, pk):
+    """The part of the run page that changes while it runs (polled by htmx)."""
+    return render(request, "runs/_live.html", run_context(_run(pk)))
+
+
+def run_new(request):
+    """The run form: a preset, or everything set by hand (POST/redirect/GET)."""
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('login')}?next={request.path}")
+        form = RunForm(request.POST)
+        if form.is_valid():
+            scenario, overrides = form.overrides()
+            try:
+                run = start_run(scenario, overrides, on_cast=cast)
+            except InvalidRun as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                return redirect("run-detail", pk=run.pk)
+        status = 400
+    else:
+        initial = _initial(request)
+        form = RunForm(initial=initial)
+        status = 200
+    chosen = form["scenario"].value()
+    return render(
+        request,
+        "runs/form.html",
+        {"form": form, "presets": presets(), "chosen": chosen, "scenario": SCENARIOS.get(chosen)},
+        status=status,
+    )
+
+
+def _initial(request):
+    source = request.GET.get("from")
+    if source:
+        run = get_object_or_404(Run, pk=source) if source.isdigit() else None
+        if run is None:
+            raise Http404("No such run")
+        return {**RunForm.initial_for(run.params), "scenario": run.scenario}
+    scenario = request.GET.get("scenario", "bug-1825537")
+    if scenario not in SCENARIOS and scenario != CUSTOM:
+        scenario = "bug-1825537"
+    params = SCENARIOS[scenario].params if scenario in SCENARIOS else {}
+    return {**RunForm.initial_for(params), "scenario": scenario}
+
+
+@login_required
+@require_POST
+def run_rerun(request, pk):
+    """Start a run with exactly the same parameters."""
+    run = _run(pk)
+    try:
+        again = start_run(run.scenario, run.params, on_cast=cast)
+    except InvalidRun as error:
+        messages.error(request, f"Cannot re-run: {error.message}")
+        return redirect("run-detail", pk=run.pk)
+    return redirect("run-detail", pk=again.pk)
+
+
+@login_required
+@require_POST
+def run_toggle_bug(request, pk, bug):
+    """Run the same scenario with one known bug switched the other way, and compare."""
+    run = _run(pk)
+    if bug not in KNOWN_BUGS:
+        raise Http404("Unknown bug")
+    bugs = set(run.params.get("bugs", []))
+    bugs ^= {bug}
+    try:
+        other = start_run(run.scenario, {**run.params, "bugs": sorted(bugs)}, on_cast=cast)
+    except InvalidRun as error:
+        messages.error(request, f"Cannot run the counterpart: {error.message}")
+        return redirect("run-detail", pk=run.pk)
+    with_bug, without = (run, other) if bug in run.params.get("bugs", []) else (other, run)
+    return redirect(f"{reverse('run-compare')}?a={with_bug.pk}&b={without.pk}")
+
+
+def run_compare(request):
+    """Two runs side by side, bars aligned by provider and resource class."""
+    context = _compare_context(request)
+    return render(request, "runs/compare.html", context)
+
+
+def run_compare_live(request):
+    return render(request, "runs/_compare_live.html", _compare_context(request))
+
+
+def _compare_context(request):
+    ids = [request.GET.get("a", ""), request.GET.get("b", "")]
+    if not all(i.isdigit() for i in ids):
+        raise Http404("Give two runs: ?a=<id>&b=<id>")
+    sides = [run_context(_run(int(i))) for i in ids]
+    providers = sorted({p for side in sides for p, _ in side["bars"]})
+    rows = []
+    for provider in providers:
+        left = dict(sides[0]["bars"]).get(provider, [])
+        right = dict(sides[1]["bars"]).get(provider, [])
+        rows.append((provider, list(zip(left, right))))
+    return {
+        "a": sides[0],
+        "b": sides[1],
+        "sides": sides,
+        "rows": rows,
+        "finished": all(side["finished"] for side in sides),
+        "query": request.GET.urlencode(),
+    }

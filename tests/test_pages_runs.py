@@ -1,0 +1,187 @@
+"""The run pages, rendered by Django: what a user reads on them, and their query counts."""
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from simulator.models import Run
+from simulator.pipeline import run_to_completion, start_run
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Casts the pages send, recorded instead of published (no broker in these tests)."""
+    casts = []
+    monkeypatch.setattr("dashboard.views.cast", lambda *args: casts.append(args))
+    return casts
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("operator", password="s3cret-pass")
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def bar(html, provider, rc, when):
+    """(used, capacity) of the bar drawn for provider/rc/when."""
+    match = re.search(
+        rf'data-provider="{provider}" data-rc="{rc}" data-when="{when}" data-used="(\d+)" data-capacity="(\d+)"', html
+    )
+    assert match, f"no {when} bar for {provider} {rc}"
+    return int(match[1]), int(match[2])
+
+
+def finished(scenario="bug-1825537", **overrides):
+    return run_to_completion(start_run(scenario, overrides))
+
+
+def test_the_seed_run_page_shows_the_fault_and_the_bars(client, db):
+    run = finished("bug-1825537")
+    html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+
+    assert 'id="fault-message">Virtual Interface creation failed<' in html
+    assert 'id="fault-code">500<' in html
+    assert "<details><summary>Details (traceback)</summary><pre>Traceback (most recent call last):" in html
+    assert bar(html, "host1", "MEMORY_MB", "before") == (512, 799488)
+    assert bar(html, "host2", "MEMORY_MB", "before") == (0, 799488)
+    assert bar(html, "host1", "MEMORY_MB", "after") == (512, 799488)
+    assert bar(html, "host2", "MEMORY_MB", "after") == (0, 799488)
+    assert bar(html, "host1", "VCPU", "after") == (1, 4000)
+    assert "Used 512 MiB of 780.8 GiB" in html
+    assert 'role="progressbar"' in html and 'aria-label="host2 DISK_GB after: used 0 of 600000"' in html
+    assert 'data-stage="finish_resize" data-state="failed"' in html
+    assert 'data-verdict="matched"' in html
+    assert "hx-get" not in html  # finished: no polling
+    assert "seg seg-orphaned" in html and "seg seg-missing" in html  # the audit's findings drawn
+    assert "Allocations were set against consumer UUID" in html
+
+
+def test_after_the_fix_host2_bar_holds_m1_small_and_is_highlighted(client, db):
+    run = finished("bug-1825537", bugs=[])
+    html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert bar(html, "host2", "MEMORY_MB", "after") == (2048, 799488)
+    assert bar(html, "host1", "MEMORY_MB", "after") == (0, 799488)
+    assert '<span class="usage-delta">+2 GiB</span>' in html
+    assert "seg seg-mismatch" in html
+
+
+def test_an_unfinished_run_polls_its_live_partial(client, db):
+    run = start_run("resize-confirm", {})
+    html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert f'hx-get="{reverse("run-live", args=[run.pk])}" hx-trigger="every 1s"' in html
+    assert 'data-stage="conductor" data-state="current"' in html
+    assert "queued on conductor" in html
+    partial = client.get(reverse("run-live", args=[run.pk])).content.decode()
+    assert partial.lstrip().startswith('<div id="run-live"') and "<html" not in partial
+
+
+def test_htmx_is_served_locally(client, db):
+    html = client.get(reverse("home")).content.decode()
+    assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in html
+    assert "http://" not in html.split("<body>")[0] and "https://" not in html.split("<body>")[0]
+
+
+def test_the_run_page_uses_a_constant_number_of_queries(client, db, django_assert_num_queries):
+    small = finished("resize-instance-fails")
+    large = finished("prep-resize-reschedule")  # more steps, events, faults and providers
+    with django_assert_num_queries(8):
+        client.get(reverse("run-detail", args=[small.pk]))
+    with django_assert_num_queries(8):
+        client.get(reverse("run-detail", args=[large.pk]))
+
+
+def test_the_form_shows_the_presets_and_their_expected_outcomes(client, db):
+    html = client.get(reverse("run-new") + "?scenario=prep-resize-reschedule").content.decode()
+    assert "prep_resize fails on the first dest; the alternate succeeds" in html
+    assert "Expected (bugs none): VERIFY_RESIZE on host3; migration finished; after: host1 1/512/1" in html
+    assert 'value="host1, host2, host3"' in html
+    assert "Log in to start a run" in html
+
+
+def test_starting_a_run_needs_a_login(client, db, sent):
+    response = client.post(reverse("run-new"), {"scenario": "bug-1825537"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert Run.objects.count() == 0 and sent == []
+
+
+def form_data(**changes):
+    data = {
+        "scenario": "bug-1825537", "cloud": "", "hosts": "host1, host2", "driver": "FakeDriver", "server": "server1",
+        "source_host": "host1", "flavor": "m1.tiny", "new_flavor": "m1.small", "dest_host": "", "vm_state": "active",
+        "fail_at": "finish_migration", "exception": "VirtualInterfaceCreateException", "inner_exception": "",
+        "reason": "", "fail_host": "host2", "bugs": ["1825537"], "then": "none", "max_attempts": "3", "step_delay": "0",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_form_starts_the_run_and_redirects_to_its_page(logged_in, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in.post(reverse("run-new"), form_data())
+    run = Run.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("run-detail", args=[run.pk])
+    assert run.params["bugs"] == ["1825537"] and run.params["fail_at"] == "finish_migration"
+    assert sent == [(run.pk, 1, "conductor.migrate_server", "conductor", run.task_id)]
+    finished_run = run_to_completion(run)
+    assert finished_run.verdict["matched"] is True  # the form's defaults are exactly the preset
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"new_flavor": "m1.tiny"}, "new_flavor", "When resizing, instances must change flavor!"),
+        ({"new_flavor": "m1.huge"}, "new_flavor", "Flavor m1.huge could not be found."),
+        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
+        ({"fail_at": "confirm_delete"}, "exception", "takes no exception"),
+        ({"vm_state": "error"}, "server", "while it is in vm_state error"),
+        ({"max_attempts": "0"}, "max_attempts", "Ensure this value is greater than or equal to 1."),
+    ],
+)
+def test_bad_input_is_shown_inline_in_novas_words(logged_in, sent, changes, field, message):
+    response = logged_in.post(reverse("run-new"), form_data(**changes))
+    assert response.status_code == 400
+    html = response.content.decode()
+    errors = re.search(rf'<ul class="errorlist" id="{field}-errors">(.*?)</ul>', html, re.S)
+    assert errors and message in errors[1]
+    assert Run.objects.count() == 0 and sent == []
+
+
+def test_forms_are_csrf_protected(user, db):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post(reverse("run-new"), form_data()).status_code == 403
+
+
+def test_rerun_starts_the_same_parameters(logged_in, sent):
+    run = finished("resize-revert")
+    response = logged_in.post(reverse("run-rerun", args=[run.pk]))
+    again = Run.objects.exclude(pk=run.pk).get()
+    assert response["Location"] == reverse("run-detail", args=[again.pk])
+    assert again.params == run.params and again.scenario == run.scenario
+
+
+def test_clone_fills_the_form_with_the_run_parameters(client, db):
+    run = finished("custom", new_flavor="m1.medium", then="revert")
+    html = client.get(reverse("run-new") + f"?from={run.pk}").content.decode()
+    assert 'name="new_flavor" value="m1.medium"' in html
+    assert 'value="revert" ' in html and "checked" in html.split('value="revert"')[1][:40]
+
+
+def test_compare_with_the_bug_off_shows_both_outcomes_side_by_side(logged_in, sent):
+    run = finished("bug-1825537")
+    response = logged_in.post(reverse("run-toggle-bug", args=[run.pk, "1825537"]))
+    other = Run.objects.exclude(pk=run.pk).get()
+    assert other.params["bugs"] == [] and response["Location"] == f"{reverse('run-compare')}?a={run.pk}&b={other.pk}"
+    run_to_completion(other)
+    html = logged_in.get(response["Location"]).content.decode()
+    left, right = html.split(f'data-run="{other.pk}"', 1)[0], html  # both runs are on the page
+    assert f'data-run="{run.pk}"' in left
+    bars = re.findall(r'data-provider="(host\d)" data-rc="MEMORY_MB" data-when="after" data-used="(\d+)"', html)
+    assert bars == [("host1", "512"), ("host1", "0"), ("host2", "0"), ("host2", "2048")]
+    assert "hx-get" not in html
