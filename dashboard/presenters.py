@@ -4,7 +4,7 @@ from simulator.report import build_report, snapshot
 from simulator.scenarios import KNOWN_BUGS, SCENARIOS
 from simulator.tasks import queue_for
 
-from .usage import build_bars, consumer_names
+from .usage import build_bars, consumer_names, zoom
 
 STAGES = [
     ("conductor", "conductor", ["conductor.migrate_server"]),
@@ -85,6 +85,7 @@ def paired_bars(before, after, names, audit):
     """[(provider, [(before bar, after bar) per resource class])] aligned by provider."""
     before_bars = build_bars(before, "before", names)
     after_bars = build_bars(after, "after", names, audit=audit, compare_to=before) if after else {}
+    zoom([bar for bars in (*before_bars.values(), *after_bars.values()) for bar in bars])
     rows = []
     for provider in sorted(set(before_bars) | set(after_bars)):
         b, a = before_bars.get(provider, []), after_bars.get(provider, [])

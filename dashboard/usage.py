@@ -6,6 +6,11 @@ audit flags (orphaned, flavor mismatch) drawn as such; a missing allocation is
 drawn as an outline of what should be there. Widths are percentages of
 ``total × allocation_ratio``; captions say "Used X of Y" with Y the capacity
 ``(total − reserved) × allocation_ratio``.
+
+Nova's FakeDriver hosts are huge (800000 MB), so a flavor's allocation would be
+an invisible sliver. ``zoom`` gives every bar of a resource class in a view the
+same, smaller scale (a little above the largest amount drawn) when everything
+drawn is under a tenth of the capacity; such bars say so ("scale 0–2.5 GiB").
 """
 from dataclasses import dataclass, field
 
@@ -37,8 +42,9 @@ def _trim(value):
 class Segment:
     kind: str  # reserved | instance | migration | orphaned | mismatch | missing
     amount: int
-    width: float = 0.0
+    size: float  # in the units of the bar's scale (reserved counts × allocation_ratio)
     label: str = ""
+    width: float = 0.0  # percent of the bar, set by zoom()
 
 
 @dataclass
@@ -53,6 +59,9 @@ class Bar:
     segments: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     delta: int | None = None
+    full_scale: float = 1.0  # total × allocation_ratio
+    scale: float = 1.0  # what 100% of the bar stands for
+    zoomed: bool = False
 
     @property
     def caption(self):
@@ -75,6 +84,11 @@ class Bar:
         if not self.delta:
             return ""
         return ("+" if self.delta > 0 else "−") + human(self.rc, abs(self.delta))
+
+    @property
+    def scale_text(self):
+        scale = int(self.scale) if self.scale == int(self.scale) else self.scale
+        return f"scale 0–{human(self.rc, scale)}" if self.zoomed else ""
 
     @property
     def aria_label(self):
@@ -131,7 +145,7 @@ def build_bars(snapshot, when, names, audit=None, compare_to=None):
             )
             if compare_to is not None:
                 bar.delta = used - previous.get(provider, {}).get(rc, 0)
-            scale = inventory["total"] * inventory["allocation_ratio"] or 1
+            bar.full_scale = inventory["total"] * inventory["allocation_ratio"] or 1
             if inventory["reserved"]:
                 reserved = inventory["reserved"] * inventory["allocation_ratio"]
                 bar.segments.append(
@@ -149,13 +163,35 @@ def build_bars(snapshot, when, names, audit=None, compare_to=None):
                 amount = finding["expected"].get(rc, 0)
                 if amount:
                     bar.missing.append(Segment("missing", amount, amount, f"missing: {finding['message']}"))
-            _scale(bar.segments + bar.missing, scale)
             bars.append(bar)
         result[provider] = bars
+    zoom([bar for bars in result.values() for bar in bars])
     return result
 
 
-def _scale(segments, scale):
-    for segment in segments:
-        share = 100 * segment.width / scale
-        segment.width = round(max(share, MIN_VISIBLE) if segment.amount else 0, 2)
+def zoom(bars):
+    """Scale the bars (one view's, all providers, before and after) and size their segments."""
+    by_rc = {}
+    for bar in bars:
+        by_rc.setdefault(bar.rc, []).append(bar)
+    for rc, same_class in by_rc.items():
+        drawn = max(sum(s.size for s in bar.segments + bar.missing) for bar in same_class)
+        smallest = min(bar.full_scale for bar in same_class)
+        zoomed = 0 < drawn < smallest / 10
+        for bar in same_class:
+            bar.scale, bar.zoomed = (_nice(rc, drawn * 1.25), True) if zoomed else (bar.full_scale, False)
+            for segment in bar.segments + bar.missing:
+                share = 100 * segment.size / bar.scale
+                segment.width = round(min(max(share, MIN_VISIBLE), 100) if segment.amount else 0, 2)
+    return bars
+
+
+def _nice(rc, value):
+    """The next round amount above value: 1, 1.5, 2, 2.5, 5, 10 × a power of ten (of GiB for memory)."""
+    if rc == "MEMORY_MB" and value > 1024:
+        return 1024 * _nice("", value / 1024)
+    power = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 1.5, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return step * power
+    return 10 * power

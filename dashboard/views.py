@@ -16,7 +16,7 @@ from simulator.tasks import cast
 
 from .forms import RunForm
 from .presenters import presets, run_context
-from .usage import build_bars, consumer_names
+from .usage import build_bars, consumer_names, zoom
 
 
 def _run(pk):
@@ -145,6 +145,7 @@ def _compare_context(request):
     if not all(i.isdigit() for i in ids):
         raise Http404("Give two runs: ?a=<id>&b=<id>")
     sides = [run_context(_run(int(i))) for i in ids]
+    zoom([bar for side in sides for _, pairs in side["bars"] for pair in pairs for bar in pair if bar])
     providers = sorted({p for side in sides for p, _ in side["bars"]})
     rows = []
     for provider in providers:

@@ -3,6 +3,7 @@ database of their own (a SQLite file, or PostgreSQL)."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,6 +80,26 @@ class LiveStack:
                 raise RuntimeError(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
         return process
+
+    def start_web(self):
+        """The Django development server on a free port; its base URL."""
+        port = free_port()
+        log = self.tmp / "web.log"
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT, env=self.env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.workers.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return url
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"web server did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.1)
 
     def kill_worker(self, process, sig=signal.SIGKILL):
         os.killpg(process.pid, sig)
