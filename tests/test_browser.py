@@ -1,7 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's), driven by Playwright, against the
 whole stack in real processes: web server, Redis, a Celery worker."""
+import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +9,8 @@ import pytest
 from tests.live import LiveStack
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# The README's screenshots are refreshed with UPDATE_SCREENSHOTS=1; otherwise they go to a temp dir.
+README_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 LAUNCH_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -39,6 +40,11 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory):
+    return README_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
 def page(browser, site):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -58,7 +64,7 @@ def bar_used(page, provider, rc, when):
     return int(page.get_attribute(selector, "aria-valuenow"))
 
 
-def test_start_the_seed_from_the_form_and_watch_it_finish(page, site):
+def test_start_the_seed_from_the_form_and_watch_it_finish(page, site, screenshots):
     page.goto(f"{site.url}/runs/new/?scenario=bug-1825537")
     page.fill("#id_step_delay", "0.4")  # slow enough to see the page update itself
     page.click("button[type=submit]")
@@ -78,8 +84,7 @@ def test_start_the_seed_from_the_form_and_watch_it_finish(page, site):
     assert bar_used(page, "host1", "DISK_GB", "after") == 1
     assert page.get_attribute('[data-stage="finish_resize"]', "data-state") == "failed"
     assert page.inner_text('[data-verdict]') == "matched"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "run.png"), full_page=False)
+    page.screenshot(path=str(screenshots / "run.png"), full_page=False)
 
     page.click("text=Compare with bug 1825537 off")
     page.wait_for_url(re.compile(r".*/runs/compare/\?a=\d+&b=\d+$"))
@@ -87,7 +92,7 @@ def test_start_the_seed_from_the_form_and_watch_it_finish(page, site):
     after = page.query_selector_all('.bar[data-rc="MEMORY_MB"][data-when="after"]')
     values = [(b.get_attribute("data-provider"), int(b.get_attribute("aria-valuenow"))) for b in after]
     assert values == [("host1", 512), ("host1", 0), ("host2", 0), ("host2", 2048)]
-    page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=False)
+    page.screenshot(path=str(screenshots / "compare.png"), full_page=False)
 
 
 def test_a_form_error_is_shown_inline(page, site):
