@@ -352,7 +352,8 @@ def host_list(request):
     rows = []
     for host in page.object_list:
         provider = getattr(host, "provider", None)  # None when the host has no provider
-        failures = host.failures if isinstance(host.failures, list) else [host.failures]
+        failures = host.failures or []
+        failures = failures if isinstance(failures, list) else [failures]  # hand-edited JSON
         rows.append(
             {
                 "host": host,

@@ -182,6 +182,7 @@ class Migration(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["-created", "-id"], name="migration_created_idx")]
 
     def __str__(self):
         return str(self.uuid)
@@ -314,6 +315,7 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["-created", "-id"], name="run_created_idx")]
 
     def __str__(self):
         return f"run {self.pk} ({self.scenario})"
