@@ -169,7 +169,7 @@ def provider_snapshot(providers, key):
     clouds, so the overview uses "cloud/name").
     """
     keys = {p.pk: key(p) for p in providers}
-    used = placement._used_by_provider(list(keys))
+    used = placement.used_by_provider(list(keys))
     inventories = {}
     for inv in Inventory.objects.filter(provider_id__in=list(keys)).order_by("provider_id", "resource_class"):
         inventories.setdefault(keys[inv.provider_id], {})[inv.resource_class] = {

@@ -19,6 +19,7 @@ urlpatterns = [
     path("hosts/", lists.host_list, name="host-list"),
     path("servers/", lists.server_list, name="server-list"),
     path("migrations/", lists.migration_list, name="migration-list"),
+    path("api/", include("dashboard.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -84,7 +84,7 @@ def _capacity_exceeded(inventory, provider_uuid):
     )
 
 
-def _used_by_provider(provider_ids):
+def used_by_provider(provider_ids):
     """{(provider_id, resource_class): used} in one query."""
     rows = (
         Allocation.objects.filter(provider_id__in=provider_ids)
@@ -96,14 +96,14 @@ def _used_by_provider(provider_ids):
 
 def usages(provider):
     """``GET /resource_providers/{uuid}/usages``: classes with inventory and no allocation are 0."""
-    used = _used_by_provider([provider.pk])
+    used = used_by_provider([provider.pk])
     return {inv.resource_class: used.get((provider.pk, inv.resource_class), 0) for inv in provider.inventories.all()}
 
 
 def cloud_usages(cloud):
     """{provider name: {VCPU, MEMORY_MB, DISK_GB}} for every provider of a cloud, in two queries."""
     providers = list(ResourceProvider.objects.filter(cloud=cloud).order_by("name"))
-    used = _used_by_provider([p.pk for p in providers])
+    used = used_by_provider([p.pk for p in providers])
     return {p.name: {rc: used.get((p.pk, rc), 0) for rc in RESOURCE_CLASSES} for p in providers}
 
 
@@ -191,7 +191,7 @@ def _write(cloud, payload):
         )
     by_pk = {p.pk: p for p in providers.values()}
     provider_ids = list(by_pk)
-    used_before = _used_by_provider(provider_ids)
+    used_before = used_by_provider(provider_ids)
     inventories = {
         (inv.provider_id, inv.resource_class): inv
         for inv in Inventory.objects.filter(provider_id__in=provider_ids)
@@ -200,7 +200,7 @@ def _write(cloud, payload):
     # Drop the consumers' current allocations, then check the new ones against what is left.
     existing = [c.pk for c in consumers.values()]
     Allocation.objects.filter(consumer_id__in=existing).delete()
-    used_others = _used_by_provider(provider_ids)
+    used_others = used_by_provider(provider_ids)
 
     for consumer_uuid, body in payload.items():
         for rp_uuid, entry in body["allocations"].items():
@@ -339,7 +339,7 @@ def allocation_candidates(cloud, resources, provider_names=None, limit=1000):
     if provider_names is not None:
         providers = providers.filter(name__in=provider_names)
     providers = list(providers.prefetch_related("inventories"))
-    used = _used_by_provider([p.pk for p in providers])
+    used = used_by_provider([p.pk for p in providers])
     candidates = []
     for provider in providers:
         inventories = {inv.resource_class: inv for inv in provider.inventories.all()}

@@ -1,0 +1,264 @@
+"""Serializers of the REST API: runs, scenarios, and the simulated cloud's records."""
+from rest_framework import serializers
+
+from simulator import placement
+from simulator.driver import DRIVERS, failure_problem
+from simulator.models import Cloud, Flavor, Host, InstanceAction, Migration, ResourceProvider, Run, Server
+from simulator.report import fault_dict
+from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, MAX_STEP_DELAY, SCENARIOS, THEN_CHOICES
+from simulator.states import VmState
+
+
+class RunCreateSerializer(serializers.Serializer):
+    """A run to start: a scenario, and any of the report's ``params`` to override."""
+
+    scenario = serializers.ChoiceField(choices=[*SCENARIOS, CUSTOM], default=DEFAULT_SCENARIO)
+    cloud = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    hosts = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_empty=False)
+    driver = serializers.ChoiceField(choices=list(DRIVERS), required=False)
+    server = serializers.CharField(required=False, max_length=255)
+    source_host = serializers.CharField(required=False, max_length=255)
+    dest_host = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    flavor = serializers.CharField(required=False, max_length=255)
+    new_flavor = serializers.CharField(required=False, max_length=255)
+    vm_state = serializers.ChoiceField(choices=VmState.values, required=False)
+    fail_at = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    exception = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    inner_exception = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    fail_host = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    bugs = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
+    then = serializers.ChoiceField(choices=list(THEN_CHOICES), required=False)
+    allow_resize_to_same_host = serializers.BooleanField(required=False)
+    max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=10)
+    step_delay = serializers.FloatField(required=False, min_value=0, max_value=MAX_STEP_DELAY)
+
+    def overrides(self):
+        data = dict(self.validated_data)
+        return data.pop("scenario"), data
+
+
+class RunSummarySerializer(serializers.ModelSerializer):
+    """A run in a list: its lifecycle, not its whole report."""
+
+    cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    matched = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(view_name="api:run-detail")
+
+    class Meta:
+        model = Run
+        fields = ["id", "url", "scenario", "status", "cloud", "created", "started", "finished", "next_step",
+                  "next_host", "redispatches", "error", "matched"]
+
+    def get_matched(self, run) -> bool | None:
+        return (run.verdict or {}).get("matched")
+
+
+class RunReportSerializer(serializers.Serializer):
+    """The run report: the document ``resize_run --json`` prints."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "crashed"])
+    scenario = serializers.CharField()
+    cloud = serializers.CharField(allow_null=True)
+    params = serializers.DictField()
+    created = serializers.DateTimeField()
+    started = serializers.DateTimeField(allow_null=True)
+    finished = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    next_step = serializers.CharField(allow_null=True)
+    next_host = serializers.CharField(allow_null=True)
+    task_id = serializers.CharField(allow_null=True)
+    dispatched = serializers.DateTimeField(allow_null=True)
+    executing = serializers.CharField(allow_null=True)
+    redispatches = serializers.IntegerField()
+    steps = serializers.ListField(child=serializers.DictField())
+    server = serializers.DictField(allow_null=True)
+    faults = serializers.ListField(child=serializers.DictField())
+    migration = serializers.DictField(allow_null=True)
+    usages = serializers.DictField()
+    allocations = serializers.DictField()
+    inventories = serializers.DictField(allow_null=True)
+    events = serializers.ListField(child=serializers.DictField())
+    audit = serializers.DictField(allow_null=True)
+    verdict = serializers.DictField(allow_null=True)
+
+
+class ScenarioSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    reference = serializers.CharField()
+    params = serializers.DictField()
+    expected = serializers.ListField(child=serializers.DictField(), help_text="Outcome per set of bugs switched on")
+
+
+class HostSerializer(serializers.ModelSerializer):
+    cloud = serializers.SlugRelatedField(slug_field="name", queryset=Cloud.objects.all())
+    driver = serializers.ChoiceField(choices=list(DRIVERS), default="FakeDriver")
+    provider = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Host
+        fields = ["id", "cloud", "name", "service_up", "driver", "supports_migrate_to_same_host", "failures", "provider"]
+
+    def get_provider(self, host) -> str | None:
+        provider = getattr(host, "provider", None)
+        return str(provider.uuid) if provider else None
+
+    def validate_failures(self, failures):
+        if not isinstance(failures, list):
+            raise serializers.ValidationError("failures must be a list of objects.")
+        problems = [f"Failure {i}: {p}" for i, p in enumerate(map(failure_problem, failures), 1) if p]
+        if problems:
+            raise serializers.ValidationError(problems)
+        return failures
+
+    def validate(self, data):
+        if self.instance is not None and "driver" in self.initial_data and data.get("driver") != self.instance.driver:
+            raise serializers.ValidationError({"driver": ["The driver of an existing host cannot change."]})
+        if self.instance is not None and "cloud" in data and data["cloud"] != self.instance.cloud:
+            raise serializers.ValidationError({"cloud": ["A host cannot move to another cloud."]})
+        return data
+
+
+class InventorySerializer(serializers.Serializer):
+    """Placement's inventory record for one resource class."""
+
+    resource_provider_generation = serializers.IntegerField(
+        required=False, help_text="The provider generation the write is based on; a stale one is a 409."
+    )
+    total = serializers.IntegerField(min_value=1, max_value=2147483647)
+    reserved = serializers.IntegerField(min_value=0, max_value=2147483647, default=0)
+    min_unit = serializers.IntegerField(min_value=1, max_value=2147483647, default=1)
+    max_unit = serializers.IntegerField(min_value=1, max_value=2147483647, default=2147483647)
+    step_size = serializers.IntegerField(min_value=1, max_value=2147483647, default=1)
+    allocation_ratio = serializers.FloatField(min_value=0.0001, max_value=3.4e38, default=1.0)
+
+    def validate(self, data):
+        if data["reserved"] > data["total"]:
+            raise serializers.ValidationError({"reserved": ["The reserved value is greater than total."]})
+        if data["min_unit"] > data["max_unit"]:
+            raise serializers.ValidationError({"min_unit": ["min_unit is greater than max_unit."]})
+        return data
+
+
+class ProviderSerializer(serializers.ModelSerializer):
+    cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    host = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    inventories = serializers.SerializerMethodField()
+    usages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ResourceProvider
+        fields = ["uuid", "name", "cloud", "host", "generation", "inventories", "usages"]
+
+    def get_inventories(self, provider) -> dict:
+        return {
+            inv.resource_class: {
+                "total": inv.total,
+                "reserved": inv.reserved,
+                "min_unit": inv.min_unit,
+                "max_unit": inv.max_unit,
+                "step_size": inv.step_size,
+                "allocation_ratio": inv.allocation_ratio,
+                "capacity": placement.capacity(inv),
+            }
+            for inv in provider.inventories.all()
+        }
+
+    def get_usages(self, provider) -> dict:
+        used = self.context["usages"]
+        return {inv.resource_class: used.get((provider.pk, inv.resource_class), 0) for inv in provider.inventories.all()}
+
+
+class FlavorSerializer(serializers.ModelSerializer):
+    cloud = serializers.SlugRelatedField(slug_field="name", queryset=Cloud.objects.all())
+
+    class Meta:
+        model = Flavor
+        fields = ["id", "cloud", "flavorid", "name", "vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "disabled"]
+        extra_kwargs = {
+            "vcpus": {"min_value": 1, "max_value": 2147483647},
+            "memory_mb": {"min_value": 1, "max_value": 2147483647},
+            "root_gb": {"max_value": 2147483647},
+            "ephemeral_gb": {"max_value": 2147483647},
+            "swap": {"max_value": 2147483647},
+        }
+
+
+class InstanceActionSerializer(serializers.ModelSerializer):
+    events = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InstanceAction
+        fields = ["action", "request_id", "user_id", "project_id", "start_time", "message", "events"]
+
+    def get_events(self, action) -> list[dict]:
+        return [
+            {
+                "event": e.event,
+                "host": e.host,
+                "start_time": e.start_time,
+                "finish_time": e.finish_time,
+                "result": e.result,
+                "traceback": e.traceback or None,
+                "details": e.details or None,
+                "worker": e.worker or None,
+                "queue": e.queue or None,
+            }
+            for e in action.events.all()
+        ]
+
+
+class ServerSerializer(serializers.ModelSerializer):
+    cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    host = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    node = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    old_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    new_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    status = serializers.CharField(read_only=True)
+    fault = serializers.SerializerMethodField()
+    instance_actions = InstanceActionSerializer(source="actions", many=True, read_only=True)
+
+    class Meta:
+        model = Server
+        fields = ["uuid", "name", "cloud", "status", "vm_state", "task_state", "power_state", "host", "node",
+                  "flavor", "old_flavor", "new_flavor", "created", "updated", "fault", "instance_actions"]
+
+    def get_fault(self, server) -> dict | None:
+        """As Nova's API shows it: the latest fault, only for ERROR and DELETED servers."""
+        faults = list(server.faults.all())
+        if not faults or server.status not in ("ERROR", "DELETED"):
+            return None
+        return fault_dict(max(faults, key=lambda f: (f.created, f.pk)))
+
+
+class ServerCreateSerializer(serializers.Serializer):
+    """Boot a server straight onto a host (its flavor is claimed in placement)."""
+
+    cloud = serializers.SlugRelatedField(slug_field="name", queryset=Cloud.objects.all())
+    name = serializers.CharField(max_length=255)
+    host = serializers.CharField(max_length=255)
+    flavor = serializers.CharField(max_length=255, help_text="Name or flavorid.")
+    vm_state = serializers.ChoiceField(choices=[VmState.ACTIVE.value, VmState.STOPPED.value], default="active")
+
+
+class MigrationSerializer(serializers.ModelSerializer):
+    server = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    server_name = serializers.CharField(source="server.name", read_only=True)
+    cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    source_compute = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    source_node = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    dest_compute = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    dest_node = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    old_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    new_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Migration
+        fields = ["uuid", "cloud", "server", "server_name", "status", "migration_type", "source_compute",
+                  "source_node", "dest_compute", "dest_node", "old_flavor", "new_flavor", "created", "updated"]
+
+

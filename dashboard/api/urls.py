@@ -1,0 +1,31 @@
+"""Routes of the REST API, under /api/."""
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("runs", views.RunViewSet, basename="run")
+router.register("scenarios", views.ScenarioViewSet, basename="scenario")
+router.register("hosts", views.HostViewSet, basename="host")
+router.register("providers", views.ProviderViewSet, basename="provider")
+router.register("flavors", views.FlavorViewSet, basename="flavor")
+router.register("servers", views.ServerViewSet, basename="server")
+router.register("migrations", views.MigrationViewSet, basename="migration")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("providers/<uuid:uuid>/inventories/", views.InventoryView.as_view(), name="provider-inventories"),
+    path(
+        "providers/<uuid:uuid>/inventories/<str:resource_class>/",
+        views.InventoryClassView.as_view(),
+        name="provider-inventory",
+    ),
+    path("allocations/<uuid:consumer_uuid>/", views.AllocationView.as_view(), name="allocations"),
+    path("audit/", views.AuditView.as_view(), name="audit"),
+    *router.urls,
+]

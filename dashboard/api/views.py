@@ -1,0 +1,381 @@
+"""The REST API: start runs and follow them, read and edit the simulated clouds."""
+import logging
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from dashboard.celery import app as celery_app
+from simulator import placement
+from simulator.api import lookup_flavor
+from simulator.audit import audit_cloud
+from simulator.cloud import boot_server, ensure_host
+from simulator.models import (
+    Allocation,
+    Cloud,
+    Flavor,
+    Host,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+    Inventory,
+    Migration,
+    ResourceProvider,
+    Run,
+    Server,
+)
+from simulator.pipeline import FINAL_STATUSES, InvalidRun, crash, start_run
+from simulator.report import build_report
+from simulator.scenarios import SCENARIOS
+from simulator.states import RESOURCE_CLASSES
+from simulator.tasks import cast
+
+from . import filters, serializers
+
+LOG = logging.getLogger("dashboard")
+
+
+def conflict(detail, code=None):
+    body = {"detail": detail}
+    if code:
+        body["code"] = code
+    return Response(body, status=status.HTTP_409_CONFLICT)
+
+
+def _started(run, request):
+    location = reverse("api:run-detail", args=[run.pk])
+    return Response(build_report(run), status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+def _start(scenario, overrides):
+    """Start a run; bad input is a 400 naming the field, a conflicting request a 409."""
+    try:
+        return start_run(scenario, overrides, on_cast=cast), None
+    except InvalidRun as error:
+        if error.status == 409:
+            return None, conflict(error.message)
+        raise ValidationError({error.field or "non_field_errors": [error.message]}) from error
+
+
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Resize runs: start one (202), poll its report, re-run or abort it."""
+
+    queryset = Run.objects.select_related("cloud").defer("before", "after", "context", "audit")
+    filterset_class = filters.RunFilter
+    ordering_fields = ["id", "created", "finished"]
+    ordering = ["-created", "-id"]
+    throttle_scope = "runs"
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.action in ("create", "rerun") else []
+
+    def get_serializer_class(self):
+        return serializers.RunCreateSerializer if self.action == "create" else serializers.RunSummarySerializer
+
+    @extend_schema(request=serializers.RunCreateSerializer, responses={202: serializers.RunReportSerializer})
+    def create(self, request):
+        serializer = serializers.RunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run, refused = _start(*serializer.overrides())
+        return refused or _started(run, request)
+
+    @extend_schema(responses=serializers.RunReportSerializer)
+    def retrieve(self, request, pk=None):
+        run = get_object_or_404(Run.objects.select_related("cloud"), pk=pk)
+        return Response(build_report(run))
+
+    @extend_schema(request=None, responses={202: serializers.RunReportSerializer})
+    @action(detail=True, methods=["post"])
+    def rerun(self, request, pk=None):
+        """Start a run with exactly this run's scenario and parameters."""
+        run = get_object_or_404(Run, pk=pk)
+        again, refused = _start(run.scenario, run.params)
+        return refused or _started(again, request)
+
+    @extend_schema(request=None, responses={200: serializers.RunReportSerializer, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def abort(self, request, pk=None):
+        """Stop an unfinished run: it ends ``crashed``, its pending cast is revoked."""
+        with transaction.atomic():
+            run = get_object_or_404(Run.objects.select_for_update(of=("self",)).select_related("cloud"), pk=pk)
+            if run.status in FINAL_STATUSES:
+                return conflict(f"Run {run.pk} is already {run.status}.")
+            task_id, step = run.task_id, run.next_step
+            crash(run, f"Aborted by {request.user.get_username()} before {step}.")
+            run.save()
+        if task_id:
+            try:
+                celery_app.control.revoke(task_id)
+            except Exception:  # the broker is away: the step finds the run finished anyway
+                LOG.warning("could not revoke %s", task_id)
+        return Response(build_report(run))
+
+
+class ScenarioViewSet(viewsets.ViewSet):
+    """The presets, with their parameters and expected outcomes."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[a-z0-9-]+"
+    serializer_class = serializers.ScenarioSerializer
+
+    @staticmethod
+    def _document(scenario):
+        return {
+            "name": scenario.name,
+            "title": scenario.title,
+            "description": scenario.description,
+            "reference": scenario.reference,
+            "params": scenario.all_params(),
+            "expected": [{"bugs": list(bugs), "outcome": outcome} for bugs, outcome in scenario.expected.items()],
+        }
+
+    @extend_schema(responses=serializers.ScenarioSerializer(many=True))
+    def list(self, request):
+        return Response([self._document(s) for s in SCENARIOS.values()])
+
+    @extend_schema(responses=serializers.ScenarioSerializer)
+    def retrieve(self, request, name=None):
+        if name not in SCENARIOS:
+            raise NotFound(f"Unknown scenario '{name}'.")
+        return Response(self._document(SCENARIOS[name]))
+
+
+class HostViewSet(viewsets.ModelViewSet):
+    """Compute hosts: service up/down and the driver's injected failures."""
+
+    queryset = Host.objects.select_related("cloud", "provider")
+    serializer_class = serializers.HostSerializer
+    filterset_class = filters.HostFilter
+    ordering_fields = ["name", "id"]
+    ordering = ["cloud_id", "name"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        with transaction.atomic():
+            host = ensure_host(data["cloud"], data["name"], data["driver"])
+            for key in ("service_up", "supports_migrate_to_same_host", "failures"):
+                if key in data:
+                    setattr(host, key, data[key])
+            host.save()
+        serializer.instance = host
+
+    def destroy(self, request, *args, **kwargs):
+        host = self.get_object()
+        if Server.objects.filter(host=host).exists() or Allocation.objects.filter(provider__host=host).exists():
+            return conflict(
+                f"Unable to delete host {host.name}: its resource provider has allocations or servers.",
+                "placement.resource_provider.inuse",
+            )
+        host.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderViewSet(viewsets.ReadOnlyModelViewSet):
+    """Resource providers with inventories, usages and capacity, plus Placement-shaped views."""
+
+    queryset = ResourceProvider.objects.select_related("cloud", "host").prefetch_related(
+        Prefetch("inventories", queryset=Inventory.objects.order_by("resource_class"))
+    )
+    serializer_class = serializers.ProviderSerializer
+    filterset_class = filters.ProviderFilter
+    lookup_field = "uuid"
+    ordering_fields = ["name", "id"]
+    ordering = ["cloud_id", "name"]
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["usages"] = getattr(self, "_usages", {})
+        return context
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._usages = placement.used_by_provider([p.pk for p in page or []])
+        return page
+
+    def get_object(self):
+        provider = super().get_object()
+        self._usages = placement.used_by_provider([provider.pk])
+        return provider
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"])
+    def usages(self, request, uuid=None):
+        """``GET /resource_providers/{uuid}/usages``, as Placement answers it."""
+        provider = self.get_object()
+        return Response({"resource_provider_generation": provider.generation, "usages": placement.usages(provider)})
+
+
+def _placement_error(status_code, code, detail):
+    return Response(
+        {"errors": [{"status": status_code, "title": "Conflict" if status_code == 409 else "Bad Request",
+                     "detail": detail, "code": code}]},
+        status=status_code,
+    )
+
+
+class InventoryView(APIView):
+    """``/resource_providers/{uuid}/inventories``: Placement's inventory documents."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, uuid):
+        provider = get_object_or_404(ResourceProvider, uuid=uuid)
+        return Response(
+            {
+                "resource_provider_generation": provider.generation,
+                "inventories": serializers.ProviderSerializer().get_inventories(provider),
+            }
+        )
+
+
+class InventoryClassView(APIView):
+    """One resource class of a provider's inventory: read, replace (PUT) or delete."""
+
+    serializer_class = serializers.InventorySerializer
+
+    def _provider(self, uuid, resource_class, lock=False):
+        if resource_class not in RESOURCE_CLASSES:
+            raise NotFound(f"No resource class {resource_class} (known: {', '.join(RESOURCE_CLASSES)}).")
+        providers = ResourceProvider.objects.select_for_update() if lock else ResourceProvider.objects
+        return get_object_or_404(providers, uuid=uuid)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, uuid, resource_class):
+        provider = self._provider(uuid, resource_class)
+        inventory = serializers.ProviderSerializer().get_inventories(provider).get(resource_class)
+        if inventory is None:
+            raise NotFound(f"No inventory of {resource_class} for resource provider {uuid}.")
+        return Response({"resource_provider_generation": provider.generation, **inventory})
+
+    @extend_schema(request=serializers.InventorySerializer, responses=OpenApiTypes.OBJECT)
+    def put(self, request, uuid, resource_class):
+        serializer = serializers.InventorySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        generation = data.pop("resource_provider_generation", None)
+        with transaction.atomic():
+            provider = self._provider(uuid, resource_class, lock=True)
+            if generation is not None and generation != provider.generation:
+                return _placement_error(409, "placement.concurrent_update", "resource provider generation conflict")
+            Inventory.objects.update_or_create(provider=provider, resource_class=resource_class, defaults=data)
+            provider.generation += 1
+            provider.save(update_fields=["generation"])
+        return self.get(request, uuid, resource_class)
+
+    def delete(self, request, uuid, resource_class):
+        with transaction.atomic():
+            provider = self._provider(uuid, resource_class, lock=True)
+            if Allocation.objects.filter(provider=provider, resource_class=resource_class).exists():
+                return _placement_error(
+                    409,
+                    "placement.inventory.inuse",
+                    f"Unable to delete inventory of class {resource_class} for resource provider {uuid}: "
+                    "it has allocations.",
+                )
+            deleted, _ = Inventory.objects.filter(provider=provider, resource_class=resource_class).delete()
+            if not deleted:
+                raise NotFound(f"No inventory of {resource_class} for resource provider {uuid}.")
+            provider.generation += 1
+            provider.save(update_fields=["generation"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AllocationView(APIView):
+    """``GET /allocations/{consumer_uuid}``, as Placement answers it (``{}`` for an unknown consumer)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, consumer_uuid):
+        return Response(placement.get_allocations(consumer_uuid))
+
+
+class FlavorViewSet(viewsets.ModelViewSet):
+    queryset = Flavor.objects.select_related("cloud")
+    serializer_class = serializers.FlavorSerializer
+    filterset_class = filters.FlavorFilter
+    ordering_fields = ["flavorid", "name", "id"]
+    ordering = ["cloud_id", "flavorid"]
+
+
+class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                    viewsets.GenericViewSet):
+    """Servers with their fault and instance actions; boot one onto a host, or delete it."""
+
+    queryset = Server.objects.select_related("cloud", "host", "node", "flavor", "old_flavor", "new_flavor").prefetch_related(
+        Prefetch("faults", queryset=InstanceFault.objects.order_by("created", "id")),
+        Prefetch(
+            "actions",
+            queryset=InstanceAction.objects.order_by("start_time", "id").prefetch_related(
+                Prefetch("events", queryset=InstanceActionEvent.objects.order_by("id"))
+            ),
+        ),
+    )
+    serializer_class = serializers.ServerSerializer
+    filterset_class = filters.ServerFilter
+    lookup_field = "uuid"
+    ordering_fields = ["name", "created", "id"]
+    ordering = ["cloud_id", "name"]
+
+    @extend_schema(request=serializers.ServerCreateSerializer, responses={201: serializers.ServerSerializer})
+    def create(self, request):
+        serializer = serializers.ServerCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        cloud = data["cloud"]
+        host = Host.objects.select_related("provider").filter(cloud=cloud, name=data["host"]).first()
+        if host is None:
+            raise ValidationError({"host": [f"Compute host {data['host']} could not be found."]})
+        flavor = lookup_flavor(cloud, data["flavor"])
+        if flavor is None or flavor.disabled:
+            raise ValidationError({"flavor": [f"Flavor {data['flavor']} could not be found."]})
+        try:
+            with transaction.atomic():
+                server = boot_server(cloud, data["name"], host, flavor, data["vm_state"])
+        except placement.PlacementError as error:
+            return conflict(error.detail, error.code)
+        return Response(self.get_serializer(self.get_queryset().get(pk=server.pk)).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        server = self.get_object()
+        if Run.objects.filter(server=server).exclude(status__in=FINAL_STATUSES).exists():
+            return conflict(f"Cannot delete server {server.name} while a run is resizing it.")
+        with transaction.atomic():
+            placement.delete_allocations(server.cloud, server.uuid)
+            server.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MigrationViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Migration.objects.select_related(
+        "cloud", "server", "source_compute", "source_node", "dest_compute", "dest_node", "old_flavor", "new_flavor"
+    )
+    serializer_class = serializers.MigrationSerializer
+    filterset_class = filters.MigrationFilter
+    lookup_field = "uuid"
+    ordering_fields = ["created", "id"]
+    ordering = ["-created", "-id"]
+
+
+class AuditView(APIView):
+    """The audit over a whole cloud: orphaned, missing and mismatched allocations (exit_code 0 or 3)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("cloud", str, required=True, description="Name of the cloud")],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        name = request.query_params.get("cloud")
+        if not name:
+            raise ValidationError({"cloud": ["This query parameter is required."]})
+        cloud = Cloud.objects.filter(name=name).first()
+        if cloud is None:
+            raise NotFound(f"Cloud {name} does not exist.")
+        return Response({"cloud": cloud.name, **audit_cloud(cloud)})
+
