@@ -247,7 +247,7 @@ class InventoryClassView(APIView):
         providers = ResourceProvider.objects.select_for_update() if lock else ResourceProvider.objects
         return get_object_or_404(providers, uuid=uuid)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="providers_inventory_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, uuid, resource_class):
         provider = self._provider(uuid, resource_class)
         inventory = serializers.ProviderSerializer().get_inventories(provider).get(resource_class)
