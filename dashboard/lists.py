@@ -172,15 +172,7 @@ def provider_snapshot(providers, key):
     used = placement.used_by_provider(list(keys))
     inventories = {}
     for inv in Inventory.objects.filter(provider_id__in=list(keys)).order_by("provider_id", "resource_class"):
-        inventories.setdefault(keys[inv.provider_id], {})[inv.resource_class] = {
-            "total": inv.total,
-            "reserved": inv.reserved,
-            "min_unit": inv.min_unit,
-            "max_unit": inv.max_unit,
-            "step_size": inv.step_size,
-            "allocation_ratio": inv.allocation_ratio,
-            "capacity": placement.capacity(inv),
-        }
+        inventories.setdefault(keys[inv.provider_id], {})[inv.resource_class] = placement.inventory_record(inv)
     allocations = {}
     rows = (
         Allocation.objects.filter(provider_id__in=list(keys))

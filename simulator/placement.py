@@ -62,6 +62,19 @@ def capacity(inventory):
     return int((inventory.total - inventory.reserved) * inventory.allocation_ratio)
 
 
+def inventory_record(inventory):
+    """One inventory as Placement shows it, plus its capacity."""
+    return {
+        "total": inventory.total,
+        "reserved": inventory.reserved,
+        "min_unit": inventory.min_unit,
+        "max_unit": inventory.max_unit,
+        "step_size": inventory.step_size,
+        "allocation_ratio": inventory.allocation_ratio,
+        "capacity": capacity(inventory),
+    }
+
+
 def check_constraints(inventory, amount, provider_uuid):
     """Reject an amount outside min_unit/max_unit or off the step_size."""
     if (

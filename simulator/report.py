@@ -30,15 +30,7 @@ def snapshot(cloud):
     for inv in Inventory.objects.filter(provider__cloud=cloud).select_related("provider").order_by(
         "provider__name", "resource_class"
     ):
-        inventories.setdefault(inv.provider.name, {})[inv.resource_class] = {
-            "total": inv.total,
-            "reserved": inv.reserved,
-            "min_unit": inv.min_unit,
-            "max_unit": inv.max_unit,
-            "step_size": inv.step_size,
-            "allocation_ratio": inv.allocation_ratio,
-            "capacity": placement.capacity(inv),
-        }
+        inventories.setdefault(inv.provider.name, {})[inv.resource_class] = placement.inventory_record(inv)
     return {
         "usages": placement.cloud_usages(cloud),
         "allocations": list(allocations.values()),
