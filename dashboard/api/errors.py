@@ -2,7 +2,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError
-from rest_framework import status
+from rest_framework import parsers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,3 +20,18 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
     return None
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, except that a document nested deeper than Python's recursion limit
+    (``[[[[...``) is a 400 like any other malformed JSON: DRF only catches ``ValueError``."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from None
+
+
+# The views that read a body: DRF's default parsers, with the JSON one above.
+PARSERS = [JSONParser, parsers.FormParser, parsers.MultiPartParser]

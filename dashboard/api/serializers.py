@@ -1,4 +1,6 @@
 """Serializers of the REST API: runs, scenarios, and the simulated cloud's records."""
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 from simulator import placement
@@ -9,29 +11,59 @@ from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, MAX_STEP_DELAY, SCENAR
 from simulator.states import VmState
 
 
+def _unknown(what, known):
+    """A ChoiceField's message in the simulator's words (the CLI and the form say the same)."""
+    return {"invalid_choice": f"Unknown {what} '{{input}}'. Known: {', '.join(known)}."}
+
+
 class RunCreateSerializer(serializers.Serializer):
     """A run to start: a scenario, and any of the report's ``params`` to override."""
 
-    scenario = serializers.ChoiceField(choices=[*SCENARIOS, CUSTOM], default=DEFAULT_SCENARIO)
+    scenario = serializers.ChoiceField(
+        choices=[*SCENARIOS, CUSTOM], default=DEFAULT_SCENARIO, error_messages=_unknown("scenario", [*SCENARIOS, CUSTOM])
+    )
     cloud = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
-    hosts = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_empty=False)
-    driver = serializers.ChoiceField(choices=list(DRIVERS), required=False)
+    # null: what a run against an existing cloud records (its hosts and driver are the cloud's)
+    hosts = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, allow_empty=False, allow_null=True
+    )
+    driver = serializers.ChoiceField(
+        choices=list(DRIVERS), required=False, allow_null=True, error_messages=_unknown("driver", DRIVERS)
+    )
     server = serializers.CharField(required=False, max_length=255)
     source_host = serializers.CharField(required=False, max_length=255)
     dest_host = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     flavor = serializers.CharField(required=False, max_length=255)
     new_flavor = serializers.CharField(required=False, max_length=255)
-    vm_state = serializers.ChoiceField(choices=VmState.values, required=False)
+    vm_state = serializers.ChoiceField(
+        choices=VmState.values, required=False, error_messages=_unknown("vm_state", VmState.values)
+    )
     fail_at = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     exception = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     inner_exception = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     fail_host = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     bugs = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
-    then = serializers.ChoiceField(choices=list(THEN_CHOICES), required=False)
+    then = serializers.ChoiceField(
+        choices=list(THEN_CHOICES),
+        required=False,
+        error_messages={"invalid_choice": f"then must be one of {', '.join(THEN_CHOICES)}."},
+    )
     allow_resize_to_same_host = serializers.BooleanField(required=False)
     max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=10)
     step_delay = serializers.FloatField(required=False, min_value=0, max_value=MAX_STEP_DELAY)
+
+    def to_internal_value(self, data):
+        """A parameter the run does not know is an error (as for the CLI), not silently dropped."""
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors = {key: [f"Unknown parameter '{key}'."] for key in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({**error.detail, **errors}) from error
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
     def overrides(self):
         data = dict(self.validated_data)
@@ -41,7 +73,7 @@ class RunCreateSerializer(serializers.Serializer):
 class RunSummarySerializer(serializers.ModelSerializer):
     """A run in a list: its lifecycle, not its whole report."""
 
-    cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cloud = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     matched = serializers.SerializerMethodField()
     url = serializers.HyperlinkedIdentityField(view_name="api:run-detail")
 
@@ -115,10 +147,17 @@ class HostSerializer(serializers.ModelSerializer):
         return failures
 
     def validate(self, data):
-        if self.instance is not None and "driver" in self.initial_data and data.get("driver") != self.instance.driver:
+        if self.instance is None:
+            return data
+        if "driver" not in self.initial_data:
+            data.pop("driver", None)  # a PUT without it: keep the driver, do not reset it to the default
+        elif data.get("driver") != self.instance.driver:
             raise serializers.ValidationError({"driver": ["The driver of an existing host cannot change."]})
-        if self.instance is not None and "cloud" in data and data["cloud"] != self.instance.cloud:
+        if "cloud" in data and data["cloud"] != self.instance.cloud:
             raise serializers.ValidationError({"cloud": ["A host cannot move to another cloud."]})
+        if "name" in data and data["name"] != self.instance.name:
+            # Its provider, its queue (compute.<name>) and runs' parameters know it by this name.
+            raise serializers.ValidationError({"name": ["The name of an existing host cannot change."]})
         return data
 
 
@@ -186,6 +225,11 @@ class FlavorSerializer(serializers.ModelSerializer):
             "swap": {"max_value": 2147483647},
         }
 
+    def validate(self, data):
+        if self.instance is not None and "cloud" in data and data["cloud"] != self.instance.cloud:
+            raise serializers.ValidationError({"cloud": ["A flavor cannot move to another cloud."]})
+        return data
+
 
 class InstanceActionSerializer(serializers.ModelSerializer):
     events = serializers.SerializerMethodField()
@@ -213,11 +257,12 @@ class InstanceActionSerializer(serializers.ModelSerializer):
 
 class ServerSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    host = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    node = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    # allow_null: these foreign keys are nullable, and the schema must say so
+    host = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    node = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    old_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    new_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    old_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    new_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     status = serializers.CharField(read_only=True)
     fault = serializers.SerializerMethodField()
     instance_actions = InstanceActionSerializer(source="actions", many=True, read_only=True)
@@ -251,8 +296,8 @@ class MigrationSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="name", read_only=True)
     source_compute = serializers.SlugRelatedField(slug_field="name", read_only=True)
     source_node = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    dest_compute = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    dest_node = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    dest_compute = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    dest_node = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     old_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
     new_flavor = serializers.SlugRelatedField(slug_field="name", read_only=True)
 

@@ -36,10 +36,11 @@ from simulator.models import (
 from simulator.pipeline import FINAL_STATUSES, InvalidRun, crash, start_run
 from simulator.report import build_report
 from simulator.scenarios import SCENARIOS
-from simulator.states import RESOURCE_CLASSES
+from simulator.states import RESOURCE_CLASSES, MigrationStatus, VmState
 from simulator.tasks import cast
 
 from . import filters, serializers
+from .errors import PARSERS
 
 LOG = logging.getLogger("dashboard")
 
@@ -70,6 +71,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     """Resize runs: start one (202), poll its report, re-run or abort it."""
 
     queryset = Run.objects.select_related("cloud").defer("before", "after", "context", "audit")
+    lookup_value_regex = "[0-9]+"  # the views below look runs up by pk themselves: "abc" must not reach the query
+    parser_classes = PARSERS
     filterset_class = filters.RunFilter
     ordering_fields = ["id", "created", "finished"]
     ordering = ["-created", "-id"]
@@ -157,6 +160,7 @@ class HostViewSet(viewsets.ModelViewSet):
     filterset_class = filters.HostFilter
     ordering_fields = ["name", "id"]
     ordering = ["cloud_id", "name"]
+    parser_classes = PARSERS
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -240,6 +244,7 @@ class InventoryClassView(APIView):
     """One resource class of a provider's inventory: read, replace (PUT) or delete."""
 
     serializer_class = serializers.InventorySerializer
+    parser_classes = PARSERS
 
     def _provider(self, uuid, resource_class, lock=False):
         if resource_class not in RESOURCE_CLASSES:
@@ -302,6 +307,7 @@ class FlavorViewSet(viewsets.ModelViewSet):
     filterset_class = filters.FlavorFilter
     ordering_fields = ["flavorid", "name", "id"]
     ordering = ["cloud_id", "flavorid"]
+    parser_classes = PARSERS
 
 
 class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
@@ -322,6 +328,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     lookup_field = "uuid"
     ordering_fields = ["name", "created", "id"]
     ordering = ["cloud_id", "name"]
+    parser_classes = PARSERS
 
     @extend_schema(request=serializers.ServerCreateSerializer, responses={201: serializers.ServerSerializer})
     def create(self, request):
@@ -347,6 +354,13 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         if Run.objects.filter(server=server).exclude(status__in=FINAL_STATUSES).exists():
             return conflict(f"Cannot delete server {server.name} while a run is resizing it.")
         with transaction.atomic():
+            if server.vm_state == VmState.RESIZED:
+                # Nova's _confirm_resize_on_deleting: the resize is confirmed, so the allocation the
+                # migration holds on the source goes too (the migration record goes with the server).
+                for migration in server.migrations.filter(
+                    status__in=(MigrationStatus.FINISHED, MigrationStatus.CONFIRMING)
+                ):
+                    placement.delete_allocations(server.cloud, migration.uuid)
             placement.delete_allocations(server.cloud, server.uuid)
             server.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,112 @@
+"""The REST API on a live stack: a run started over HTTP executes on a Celery worker.
+
+Redis, one worker serving every queue (``--all-hosts``) and the web server run in their own
+processes on a temporary SQLite database; the client is the standard library's urllib.
+"""
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urljoin
+
+import pytest
+
+from tests.live import LiveStack
+from tests.test_workers import in_process, outcome
+
+PASSWORD = "a-password-for-the-live-api-test"
+
+
+@pytest.fixture
+def stack(tmp_path):
+    live = LiveStack(tmp_path, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
+    live.start_redis()
+    yield live
+    live.close()
+
+
+def create_token(stack, username="api"):
+    """A superuser made by ``createsuperuser --noinput``, and its token from ``drf_create_token``."""
+    stack.manage("createsuperuser", "--noinput", "--username", username, "--email", f"{username}@example.com",
+                 check=True)
+    output = stack.manage("drf_create_token", username, check=True).stdout
+    match = re.search(r"\b([0-9a-f]{40})\b", output)
+    assert match, output
+    return match.group(1)
+
+
+def request(url, method="GET", body=None, token=None):
+    """(status, headers, decoded JSON body) of one request; HTTP errors are answers too."""
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers, method=method), timeout=30) as answer:
+            return answer.status, answer.headers, json.load(answer)
+    except urllib.error.HTTPError as error:
+        with error:
+            text = error.read().decode()
+        try:
+            return error.code, error.headers, json.loads(text)
+        except ValueError:
+            return error.code, error.headers, text
+
+
+def poll(url, token, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, report = request(url, token=token)
+        assert status == 200, (status, report)
+        if report["status"] in ("done", "crashed") or time.monotonic() > deadline:
+            return report
+        time.sleep(0.2)
+
+
+def test_a_run_started_over_rest_runs_on_the_worker_like_the_cli(stack):
+    token = create_token(stack)
+    stack.start_worker("w1")
+    base = stack.start_web()
+
+    status, headers, started = request(f"{base}/api/runs/", "POST", {"scenario": "bug-1825537"}, token)
+    assert status == 202, started
+    assert started["status"] in ("queued", "running") and started["scenario"] == "bug-1825537"
+    location = headers["Location"]
+    assert location == f"/api/runs/{started['id']}/"
+
+    report = poll(urljoin(base, location), token)
+    assert report["status"] == "done", report["error"]
+    assert report["verdict"]["matched"] is True
+    assert [(s["name"], s["queue"]) for s in report["steps"]] == [
+        ("conductor.migrate_server", "conductor"),
+        ("compute.prep_resize", "compute.host2"),
+        ("compute.resize_instance", "compute.host1"),
+        ("compute.finish_resize", "compute.host2"),
+    ]
+    assert all(s["worker"].startswith("w1@") and s["task_id"] for s in report["steps"]), report["steps"]
+    assert all(e["worker"].startswith("w1@") for e in report["events"]), report["events"]
+
+    assert outcome(report) == outcome(in_process(stack, "--scenario", "bug-1825537"))
+    # The API serves the very document the CLI prints for this run.
+    assert report == json.loads(stack.manage("run_report", str(started["id"]), "--json", check=True).stdout)
+
+
+def test_starting_a_run_needs_authentication(stack):
+    token = create_token(stack)
+    base = stack.start_web()
+
+    status, _, body = request(f"{base}/api/runs/", "POST", {"scenario": "bug-1825537"})
+    assert status in (401, 403), (status, body)
+    assert "credentials" in body["detail"], body
+    status, _, body = request(f"{base}/api/runs/", "POST", {"scenario": "bug-1825537"}, token="0" * 40)
+    assert status in (401, 403), (status, body)
+    assert body["detail"] == "Invalid token.", body
+
+    status, _, runs = request(f"{base}/api/runs/")  # reading is open in debug mode
+    assert status == 200 and runs["count"] == 0, runs
+    status, _, started = request(f"{base}/api/runs/", "POST", {"scenario": "bug-1825537"}, token)
+    assert status == 202, started  # the same request with the token (it only queues: no worker here)
