@@ -1,7 +1,7 @@
 """Placement's rules on numbers: capacity, inventory constraints, usages,
 consumer generations, atomic writes, moves and allocation candidates.
 
-Reference: /work/shared/reference/nova-resize.md section 5 ("Placement semantics").
+Reference: openstack/placement, placement/objects/allocation.py and placement/handlers/allocation.py.
 """
 import json
 import re
