@@ -99,6 +99,23 @@ SUCCESS_5 = events("Success", "Success", "Success", "Success", "Success")
 VIF = {"code": 500, "message": "Virtual Interface creation failed"}
 THREE_HOSTS = ["host1", "host2", "host3"]
 
+SEED_EXPECTED = {
+    ("1825537",): outcome(
+        "ERROR", "error", "host2", "m1.tiny", "error",
+        {"host1": TINY, "host2": ZERO},
+        events("Success", "Success", "Success", "Success", "Error"),
+        fault=VIF,
+        audit={"orphaned": 1, "missing": 1, "flavor_mismatch": 0},
+    ),
+    (): outcome(
+        "ERROR", "error", "host2", "m1.tiny", "error",
+        {"host1": ZERO, "host2": SMALL},
+        events("Success", "Success", "Success", "Success", "Error"),
+        fault=VIF,
+        audit={"orphaned": 0, "missing": 0, "flavor_mismatch": 1},
+    ),
+}
+
 SCENARIOS = {
     s.name: s
     for s in [
@@ -115,22 +132,7 @@ SCENARIOS = {
                 "fail_host": "host2",
                 "bugs": ["1825537"],
             },
-            {
-                ("1825537",): outcome(
-                    "ERROR", "error", "host2", "m1.tiny", "error",
-                    {"host1": TINY, "host2": ZERO},
-                    events("Success", "Success", "Success", "Success", "Error"),
-                    fault=VIF,
-                    audit={"orphaned": 1, "missing": 1, "flavor_mismatch": 0},
-                ),
-                (): outcome(
-                    "ERROR", "error", "host2", "m1.tiny", "error",
-                    {"host1": ZERO, "host2": SMALL},
-                    events("Success", "Success", "Success", "Success", "Error"),
-                    fault=VIF,
-                    audit={"orphaned": 0, "missing": 0, "flavor_mismatch": 1},
-                ),
-            },
+            SEED_EXPECTED,
         ),
         Scenario(
             "resize-confirm",
@@ -372,6 +374,21 @@ SCENARIOS = {
                     audit={"orphaned": 0, "missing": 0, "flavor_mismatch": 1},
                 ),
             },
+        ),
+        Scenario(
+            "bug-1825537-watch",
+            "Bug 1825537 at one second per step, to watch live",
+            "The seed scenario with every step taking a second, so the run page and the stepper can be "
+            "followed as the failure unfolds and the allocations move.",
+            "nova/tests/functional/regressions/test_bug_1825537.py FinishResizeErrorAllocationCleanupTestCase",
+            {
+                "fail_at": "finish_migration",
+                "exception": "VirtualInterfaceCreateException",
+                "fail_host": "host2",
+                "bugs": ["1825537"],
+                "step_delay": 1,
+            },
+            SEED_EXPECTED,
         ),
     ]
 }
