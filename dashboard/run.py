@@ -65,7 +65,7 @@ class Stack:
         return process
 
     def stop(self, timeout=15):
-        for name, process in reversed(self.children):
+        for _, process in reversed(self.children):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

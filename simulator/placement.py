@@ -215,7 +215,7 @@ def _write(cloud, payload):
     Allocation.objects.filter(consumer_id__in=existing).delete()
     used_others = used_by_provider(provider_ids)
 
-    for consumer_uuid, body in payload.items():
+    for body in payload.values():
         for rp_uuid, entry in body["allocations"].items():
             provider = providers[str(rp_uuid)]
             for rc, amount in entry["resources"].items():

@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from simulator.models import Cloud, Host, ResourceProvider, Run, RunStep
+from simulator.models import Host, ResourceProvider, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +150,7 @@ def test_provider_page_shows_inventory_bars_allocations_and_the_orphan(client, r
     assert '<span class="badge red">orphaned</span>' in html
     assert orphan["message"].replace("'", "&#x27;") in html
     assert 'class="seg seg-orphaned"' in html
-    assert f'data-provider="host1" data-rc="MEMORY_MB" data-when="now" data-used="512" data-capacity="799488"' in html
+    assert 'data-provider="host1" data-rc="MEMORY_MB" data-when="now" data-used="512" data-capacity="799488"' in html
 
 
 def test_provider_page_of_the_dest_shows_the_missing_allocation(client, resize):
