@@ -1,7 +1,8 @@
 """Allocation audit: ``nova-manage placement audit`` plus what it cannot see.
 
 - orphaned: a consumer on a provider that is neither a server on that node, nor an
-  in-progress migration from or to it, nor the server of such a migration;
+  in-progress migration from or to it, nor the server of such a migration (nor of one still
+  being scheduled, whose destination is not known yet);
 - missing: a server with a node but no allocation on it;
 - flavor mismatch: the server's allocation on its node differs from its flavor
   (a server mid-resize may also hold its new flavor).
@@ -10,8 +11,10 @@ Exit code as the CLI's: 0 when nothing is found, 3 when something is.
 """
 from collections import defaultdict
 
+from django.db.models import Q
+
 from .models import Allocation, Migration, ResourceProvider, Server
-from .states import MIGRATION_DONE_STATUSES, VmState
+from .states import MIGRATION_DONE_STATUSES, MigrationStatus, TaskState, VmState
 
 
 def _fmt(resources):
@@ -25,8 +28,13 @@ def audit_cloud(cloud):
         .exclude(vm_state=VmState.DELETED)
         .select_related("node", "flavor", "new_flavor")
     )
+    # In progress: not finished by Nova's rule, or "reverted" on the dest while the source is
+    # still moving the allocation back (the server is still resize_reverting).
     migrations = list(
-        Migration.objects.filter(cloud=cloud).exclude(status__in=MIGRATION_DONE_STATUSES)
+        Migration.objects.filter(cloud=cloud).filter(
+            ~Q(status__in=MIGRATION_DONE_STATUSES)
+            | Q(status=MigrationStatus.REVERTED, server__task_state=TaskState.RESIZE_REVERTING)
+        )
     )
     holdings = defaultdict(dict)  # (provider id, consumer uuid) -> {rc: amount}
     consumer_types = {}
@@ -39,20 +47,23 @@ def audit_cloud(cloud):
         if server.node_id:
             legit[server.node_id].add(str(server.uuid))
     servers_by_pk = {s.pk: s for s in servers}
-    migrating_servers = set()
+    migrating_servers = defaultdict(list)  # server id -> uuids of its in-progress migrations
+    scheduling = set()  # servers whose migration has no destination yet: the claim may be anywhere
     for migration in migrations:
         server = servers_by_pk.get(migration.server_id)
+        if migration.dest_node_id is None and server is not None:
+            scheduling.add(str(server.uuid))
         for node_id in (migration.source_node_id, migration.dest_node_id):
             if node_id:
                 legit[node_id].add(str(migration.uuid))
                 if server is not None:
                     legit[node_id].add(str(server.uuid))
-        migrating_servers.add(migration.server_id)
+        migrating_servers[migration.server_id].append(str(migration.uuid))
 
     orphaned = []
     ordered = sorted(holdings.items(), key=lambda item: (providers[item[0][0]].name, item[0][1]))
     for (provider_id, consumer_uuid), resources in ordered:
-        if consumer_uuid in legit[provider_id]:
+        if consumer_uuid in legit[provider_id] or consumer_uuid in scheduling:
             continue
         provider = providers[provider_id]
         orphaned.append(
@@ -75,6 +86,10 @@ def audit_cloud(cloud):
             continue
         held = holdings.get((server.node_id, str(server.uuid)))
         node = providers[server.node_id].name
+        # Mid-resize, the migration consumer may hold the server's allocation on its node.
+        held_by_migration = any(holdings.get((server.node_id, m)) for m in migrating_servers.get(server.pk, []))
+        if not held and held_by_migration:
+            continue
         if not held:
             missing.append(
                 {

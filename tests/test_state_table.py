@@ -115,3 +115,16 @@ def test_a_step_delivered_twice_runs_once(db):
     assert placement.cloud_usages(run.cloud) == usages
     assert Migration.objects.filter(server_id=run.server_id).count() == 1
     assert Run.objects.get(pk=run.pk).steps.count() == 1
+
+
+@pytest.mark.parametrize("then", ["confirm", "revert"])
+def test_the_audit_finds_nothing_at_any_step_of_a_healthy_resize(db, then):
+    from simulator.audit import audit_cloud
+
+    run = start_run("custom", {"then": then})
+    seq = run.seq
+    while seq is not None:
+        findings = audit_cloud(run.cloud)
+        assert findings["exit_code"] == 0, (Run.objects.get(pk=run.pk).next_step, findings)
+        seq = execute_step(run.pk, seq)
+    assert audit_cloud(run.cloud)["exit_code"] == 0
