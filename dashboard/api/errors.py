@@ -32,6 +32,3 @@ class JSONParser(parsers.JSONParser):
         except RecursionError:
             raise ParseError("JSON parse error - the document is nested too deeply.") from None
 
-
-# The views that read a body: DRF's default parsers, with the JSON one above.
-PARSERS = [JSONParser, parsers.FormParser, parsers.MultiPartParser]

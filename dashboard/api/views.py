@@ -40,7 +40,6 @@ from simulator.states import RESOURCE_CLASSES, MigrationStatus, VmState
 from simulator.tasks import cast
 
 from . import filters, serializers
-from .errors import PARSERS
 
 LOG = logging.getLogger("dashboard")
 
@@ -72,7 +71,6 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     queryset = Run.objects.select_related("cloud").defer("before", "after", "context", "audit")
     lookup_value_regex = "[0-9]+"  # the views below look runs up by pk themselves: "abc" must not reach the query
-    parser_classes = PARSERS
     filterset_class = filters.RunFilter
     ordering_fields = ["id", "created", "finished"]
     ordering = ["-created", "-id"]
@@ -160,7 +158,6 @@ class HostViewSet(viewsets.ModelViewSet):
     filterset_class = filters.HostFilter
     ordering_fields = ["name", "id"]
     ordering = ["cloud_id", "name"]
-    parser_classes = PARSERS
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -244,7 +241,6 @@ class InventoryClassView(APIView):
     """One resource class of a provider's inventory: read, replace (PUT) or delete."""
 
     serializer_class = serializers.InventorySerializer
-    parser_classes = PARSERS
 
     def _provider(self, uuid, resource_class, lock=False):
         if resource_class not in RESOURCE_CLASSES:
@@ -307,7 +303,6 @@ class FlavorViewSet(viewsets.ModelViewSet):
     filterset_class = filters.FlavorFilter
     ordering_fields = ["flavorid", "name", "id"]
     ordering = ["cloud_id", "flavorid"]
-    parser_classes = PARSERS
 
 
 class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
@@ -328,7 +323,6 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     lookup_field = "uuid"
     ordering_fields = ["name", "created", "id"]
     ordering = ["cloud_id", "name"]
-    parser_classes = PARSERS
 
     @extend_schema(request=serializers.ServerCreateSerializer, responses={201: serializers.ServerSerializer})
     def create(self, request):
