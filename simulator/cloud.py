@@ -2,8 +2,8 @@
 from . import placement
 from .context import PROJECT_ID, USER_ID
 from .driver import inventory_for
-from .models import Cloud, Flavor, Host, Inventory, ResourceProvider, Server
-from .states import ConsumerType, PowerState, VmState
+from .models import Allocation, Cloud, Flavor, Host, Inventory, ResourceProvider, Server
+from .states import ConsumerType, MigrationStatus, PowerState, VmState
 
 # nova/tests/fixtures/nova.py DefaultFlavorsFixture: flavorid, name, vcpus, ram, root disk.
 DEFAULT_FLAVORS = [
@@ -74,3 +74,28 @@ def boot_server(cloud, name, host, flavor, vm_state=VmState.ACTIVE):
         USER_ID,
     )
     return server
+
+
+class HostInUse(Exception):
+    """The host's provider still has servers or allocations (409 ``placement.resource_provider.inuse``)."""
+
+
+def delete_host(host):
+    """Delete a host and its provider, unless anything still lives or is allocated there."""
+    if Server.objects.filter(host=host).exists() or Allocation.objects.filter(provider__host=host).exists():
+        raise HostInUse(f"Unable to delete host {host.name}: its resource provider has allocations or servers.")
+    host.delete()
+
+
+def delete_server(server):
+    """Delete a server and free its allocations.
+
+    A server waiting in VERIFY_RESIZE has its resize confirmed on deletion (Nova's
+    ``_confirm_resize_on_deleting``), so the allocation its migration holds on the source goes
+    too; the migration record goes with the server.
+    """
+    if server.vm_state == VmState.RESIZED:
+        for migration in server.migrations.filter(status__in=(MigrationStatus.FINISHED, MigrationStatus.CONFIRMING)):
+            placement.delete_allocations(server.cloud, migration.uuid)
+    placement.delete_allocations(server.cloud, server.uuid)
+    server.delete()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import api, compute, conductor, scenarios
@@ -109,8 +111,12 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
     if run is None or run.seq != seq or not run.next_step or run.status in FINAL_STATUSES:
         return None
     now = timezone.now()
-    Run.objects.filter(pk=run_id, seq=seq, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started=now)
-    Run.objects.filter(pk=run_id, seq=seq).update(executing=delivery.worker or "in-process", progressed=now)
+    Run.objects.filter(pk=run_id, seq=seq).exclude(status__in=FINAL_STATUSES).update(
+        status=RunStatus.RUNNING,  # a queued run starts with its first step
+        started=Coalesce("started", Value(now)),
+        executing=delivery.worker or "in-process",
+        progressed=now,
+    )
     if run.params.get("step_delay"):
         time.sleep(run.params["step_delay"])  # the simulated duration of the step's work
 

@@ -18,7 +18,7 @@ from dashboard.celery import app as celery_app
 from simulator import placement
 from simulator.api import lookup_flavor
 from simulator.audit import audit_cloud
-from simulator.cloud import boot_server, ensure_host
+from simulator.cloud import HostInUse, boot_server, delete_host, delete_server, ensure_host
 from simulator.models import (
     Allocation,
     Cloud,
@@ -36,7 +36,7 @@ from simulator.models import (
 from simulator.pipeline import FINAL_STATUSES, InvalidRun, crash, start_run
 from simulator.report import build_report
 from simulator.scenarios import SCENARIOS
-from simulator.states import RESOURCE_CLASSES, MigrationStatus, VmState
+from simulator.states import RESOURCE_CLASSES
 from simulator.tasks import cast
 
 from . import filters, serializers
@@ -171,12 +171,10 @@ class HostViewSet(viewsets.ModelViewSet):
 
     def destroy(self, request, *args, **kwargs):
         host = self.get_object()
-        if Server.objects.filter(host=host).exists() or Allocation.objects.filter(provider__host=host).exists():
-            return conflict(
-                f"Unable to delete host {host.name}: its resource provider has allocations or servers.",
-                "placement.resource_provider.inuse",
-            )
-        host.delete()
+        try:
+            delete_host(host)
+        except HostInUse as error:
+            return conflict(str(error), "placement.resource_provider.inuse")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -348,15 +346,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         if Run.objects.filter(server=server).exclude(status__in=FINAL_STATUSES).exists():
             return conflict(f"Cannot delete server {server.name} while a run is resizing it.")
         with transaction.atomic():
-            if server.vm_state == VmState.RESIZED:
-                # Nova's _confirm_resize_on_deleting: the resize is confirmed, so the allocation the
-                # migration holds on the source goes too (the migration record goes with the server).
-                for migration in server.migrations.filter(
-                    status__in=(MigrationStatus.FINISHED, MigrationStatus.CONFIRMING)
-                ):
-                    placement.delete_allocations(server.cloud, migration.uuid)
-            placement.delete_allocations(server.cloud, server.uuid)
-            server.delete()
+            delete_server(server)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
