@@ -447,8 +447,12 @@ def _validate(params, overrides):
         host_names = set(Host.objects.filter(cloud=cloud).values_list("name", flat=True))
         server = _existing_server(cloud, params["server"])
         if server is not None:
-            for key, actual in (("source_host", server.host.name if server.host else None), ("flavor", server.flavor.name)):
-                if key in overrides and overrides[key] not in (actual, getattr(server.flavor, "flavorid", None)):
+            host = server.host.name if server.host else None
+            for key, actual, accepted in (
+                ("source_host", host, {host}),
+                ("flavor", server.flavor.name, {server.flavor.name, server.flavor.flavorid}),
+            ):
+                if key in overrides and overrides[key] not in accepted:
                     raise ParamError(key, f"Server {server.name} has {key} {actual}, not {overrides[key]}.")
                 params[key] = actual
     else:
