@@ -1,4 +1,6 @@
 """What the run pages show, computed in Python from the run report."""
+import json
+
 from simulator.audit import audit_cloud
 from simulator.report import build_report, snapshot
 from simulator.scenarios import KNOWN_BUGS, SCENARIOS
@@ -126,7 +128,7 @@ def run_context(run):
             (kind, finding) for kind in ("orphaned", "missing", "flavor_mismatch") for finding in (audit or {}).get(kind, [])
         ],
         "allocations": allocations,
-        "params": sorted(report["params"].items()),
+        "params": [(key, json.dumps(value)) for key, value in sorted(report["params"].items())],
         "expected_text": describe_outcome((report["verdict"] or {}).get("expected")),
         "toggles": [(bug, bug in report["params"].get("bugs", [])) for bug in KNOWN_BUGS],
     }
