@@ -1,5 +1,6 @@
 """The run form: turns what a user types into a run's parameters (the simulator validates them)."""
 from django import forms
+from django.urls import reverse_lazy
 
 from simulator.cloud import DEFAULT_FLAVORS
 from simulator.driver import DRIVERS, EXCEPTIONS, POINTS
@@ -11,7 +12,24 @@ THEN = [("none", "leave it in VERIFY_RESIZE"), ("confirm", "confirm"), ("revert"
 
 
 class RunForm(forms.Form):
-    scenario = forms.ChoiceField(choices=[(name, name) for name in [*SCENARIOS, CUSTOM]])
+    scenario = forms.ChoiceField(
+        choices=[(name, name) for name in [*SCENARIOS, CUSTOM]],
+        help_text="Choosing a preset loads its parameters.",
+        # With JavaScript, the form is reloaded with the preset's values as soon as it is chosen.
+        widget=forms.Select(
+            attrs={
+                "hx-get": reverse_lazy("run-new"),
+                "hx-trigger": "change",
+                "hx-target": "#run-new",
+                "hx-select": "#run-new",
+                "hx-swap": "outerHTML",
+                "hx-push-url": "true",
+            }
+        ),
+    )
+    # The scenario whose parameters the form was filled with: a different scenario chosen
+    # without reloading them must not start a run that carries its name.
+    loaded = forms.CharField(required=False, widget=forms.HiddenInput)
     cloud = forms.ChoiceField(
         required=False, help_text="A fresh cloud built from the scenario's template, or a shared cloud."
     )
@@ -61,6 +79,7 @@ class RunForm(forms.Form):
     def overrides(self):
         """The parameters to start the run with."""
         data = dict(self.cleaned_data)
+        data.pop("loaded")
         scenario = data.pop("scenario")
         data["hosts"] = [h.strip() for h in data["hosts"].split(",") if h.strip()]
         for key in ("cloud", "dest_host", "fail_at", "exception", "inner_exception", "reason", "fail_host"):

@@ -22,7 +22,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from simulator import placement
-from simulator.audit import audit_cloud
+from simulator.audit import FINDING_KINDS, audit_cloud, findings
 from simulator.driver import POINTS, failure_problem
 from simulator.models import (
     Allocation,
@@ -38,13 +38,12 @@ from simulator.models import (
     Server,
 )
 from simulator.scenarios import CUSTOM, SCENARIOS
-from simulator.states import RESOURCE_CLASSES, MigrationStatus, MigrationType, VmState
+from simulator.states import RESOURCE_CLASSES, MigrationStatus, MigrationType, VerdictResult, VmState
 
 from .usage import build_bars, consumer_names, human
 
 PER_PAGE = 25
 CLOUD_SUGGESTIONS = 100  # newest cloud names offered in the cloud filter's datalist
-AUDIT_KINDS = (("orphaned", "orphaned"), ("missing", "missing"), ("flavor_mismatch", "flavor mismatch"))
 
 
 # -- filters, sorting, pagination -------------------------------------------------------------
@@ -249,7 +248,7 @@ def provider_detail(request, uuid):
     """One provider: inventory, bars, allocations by consumer, and the audit's findings on it."""
     provider = get_object_or_404(ResourceProvider.objects.select_related("cloud", "host"), uuid=uuid)
     audit = audit_cloud(provider.cloud)
-    mine = {kind: [f for f in audit[kind] if f["provider"] == provider.name] for kind, _ in AUDIT_KINDS}
+    mine = {kind: [f for f in audit[kind] if f["provider"] == provider.name] for kind in FINDING_KINDS}
     snap = provider_snapshot([provider], lambda p: p.name)
     names = consumer_names([snap])
     bars = build_bars(snap, "now", names, audit=mine).get(provider.name, [])
@@ -272,7 +271,7 @@ def provider_detail(request, uuid):
         }
         for alloc in snap["allocations"]
     ]
-    findings = [{"kind": label, **finding} for kind, label in AUDIT_KINDS for finding in mine[kind]]
+    provider_findings = [{"kind": FINDING_KINDS[kind], **finding} for kind, finding in findings(mine)]
     return render(
         request,
         "lists/provider_detail.html",
@@ -281,7 +280,7 @@ def provider_detail(request, uuid):
             "inventory": inventory,
             "bars": bars,
             "allocations": allocations,
-            "findings": findings,
+            "findings": provider_findings,
             "audit_clean": audit["exit_code"] == 0,
         },
     )
@@ -475,12 +474,8 @@ def migration_list(request):
 
 # -- runs --------------------------------------------------------------------------------------
 VERDICTS = {
-    "matched": Q(verdict__matched=True),
-    "mismatch": Q(verdict__matched=False),
-    # JSON null: the parameters differ from every preset's (the badge's "no expectation").
-    "none": Q(verdict__matched=None),
-    # SQL NULL: not judged yet (queued or running).
-    "pending": Q(verdict__isnull=True),
+    **{result: Q(verdict__result=result) for result in VerdictResult.values},
+    "pending": Q(verdict__isnull=True),  # not judged yet (queued or running)
 }
 
 
@@ -491,12 +486,7 @@ class RunFilters(ListFilters):
     scenario = forms.ChoiceField(
         required=False, choices=_choices([(name, name) for name in SCENARIOS] + [(CUSTOM, CUSTOM)])
     )
-    verdict = forms.ChoiceField(
-        required=False,
-        choices=_choices(
-            [("matched", "matched"), ("mismatch", "mismatch"), ("none", "no expectation"), ("pending", "not judged yet")]
-        ),
-    )
+    verdict = forms.ChoiceField(required=False, choices=_choices([*VerdictResult.choices, ("pending", "not judged yet")]))
 
 
 def _duration(run):
@@ -512,7 +502,7 @@ def run_list(request):
     steps = RunStep.objects.filter(run=OuterRef("pk")).order_by().values("run").annotate(n=Count("pk")).values("n")
     runs = (
         Run.objects.select_related("cloud")
-        .defer("context", "before", "after", "audit", "error", "cloud__description")
+        .defer("context", "before", "after", "error", "cloud__description")
         .annotate(step_count=Coalesce(Subquery(steps, output_field=IntegerField()), Value(0)))
     )
     if values.get("status"):
@@ -528,7 +518,7 @@ def run_list(request):
         {
             "run": run,
             "url": reverse("run-detail", args=[run.pk]),
-            "bugs": ", ".join((run.params or {}).get("bugs") or []) if isinstance(run.params, dict) else "",
+            "injected": run.injected["summary"],
             "duration": _duration(run),
         }
         for run in page.object_list
@@ -536,9 +526,10 @@ def run_list(request):
     columns = [
         Column("Run", "id", num=True),
         Column("Scenario"),
-        Column("Bugs on"),
+        Column("Injected"),
         Column("Status"),
         Column("Verdict"),
+        Column("Audit"),
         Column("Cloud"),
         Column("Created", "created"),
         Column("Finished"),

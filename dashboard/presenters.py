@@ -1,9 +1,9 @@
 """What the run pages show, computed in Python from the run report."""
 import json
 
-from simulator.audit import audit_cloud
+from simulator.audit import audit_cloud, findings
 from simulator.report import build_report, snapshot
-from simulator.scenarios import KNOWN_BUGS, SCENARIOS
+from simulator.scenarios import KNOWN_BUGS, SCENARIOS, differences, preset_run
 from simulator.tasks import queue_for
 
 from .usage import build_bars, consumer_names, zoom
@@ -112,21 +112,21 @@ def run_context(run):
     for when, snap in (("before", run.before), ("after" if finished else "now", after)):
         for alloc in (snap or {}).get("allocations", []):
             allocations.append({**alloc, "when": when, "name": names.get(alloc["consumer_uuid"], "")})
-    scenario = SCENARIOS.get(run.scenario)
+    preset = preset_run(run.scenario, run.params)
     return {
         "run": run,
         "report": report,
         "finished": finished,
-        "scenario": scenario,
+        "preset": preset,
+        "based_on": None if preset else SCENARIOS.get(run.scenario),
+        "differences": [(key, json.dumps(mine), json.dumps(theirs)) for key, mine, theirs in differences(run.scenario, run.params)],
         "stages": stepper(report),
         "bars": paired_bars(run.before, after, names, audit),
         "after_label": "after" if finished else "now",
         "fault": shown,
         "hidden_faults": hidden,
         "audit": audit,
-        "audit_findings": [
-            (kind, finding) for kind in ("orphaned", "missing", "flavor_mismatch") for finding in (audit or {}).get(kind, [])
-        ],
+        "audit_findings": findings(audit),
         "allocations": allocations,
         "params": [(key, json.dumps(value)) for key, value in sorted(report["params"].items())],
         "expected_text": describe_outcome((report["verdict"] or {}).get("expected")),

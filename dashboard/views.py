@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from simulator.audit import audit_cloud
+from simulator.audit import audit_cloud, findings
 from simulator.models import Cloud, Run
 from simulator.pipeline import InvalidRun, start_run
 from simulator.report import snapshot
-from simulator.scenarios import CUSTOM, KNOWN_BUGS, SCENARIOS
+from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, KNOWN_BUGS, SCENARIOS
 from simulator.tasks import cast
 
 from .forms import RunForm
@@ -40,7 +40,7 @@ def home(request):
             "cloud": cloud,
             "bars": sorted(bars.items()),
             "audit": audit,
-            "audit_findings": [(k, f) for k in ("orphaned", "missing", "flavor_mismatch") for f in (audit or {}).get(k, [])],
+            "audit_findings": findings(audit),
             "latest": latest,
             "counts": {row["status"]: row["n"] for row in statuses},
             "leaky_runs": Run.objects.filter(audit__exit_code=3).count(),
@@ -58,10 +58,22 @@ def run_live(request, pk):
 
 
 def run_new(request):
-    """The run form: a preset, or everything set by hand (POST/redirect/GET)."""
+    """The run form: a preset, or everything set by hand (POST/redirect/GET).
+
+    Choosing a preset loads its parameters: htmx swaps them in as soon as the scenario
+    changes; without JavaScript, "Load its parameters" (or Start, when the scenario differs
+    from the one the form was filled with) reloads the form with them instead of starting a
+    run under a name it would not run.
+    """
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('login')}?next={request.path}")
+        chosen = request.POST.get("scenario", "")
+        if (chosen in SCENARIOS or chosen == CUSTOM) and (
+            "load" in request.POST or chosen != request.POST.get("loaded")
+        ):
+            messages.info(request, f"Loaded the parameters of {chosen}: check them, then start the run.")
+            return redirect(f"{reverse('run-new')}?scenario={chosen}")
         form = RunForm(request.POST)
         if form.is_valid():
             scenario, overrides = form.overrides()
@@ -73,8 +85,7 @@ def run_new(request):
                 return redirect("run-detail", pk=run.pk)
         status = 400
     else:
-        initial = _initial(request)
-        form = RunForm(initial=initial)
+        form = RunForm(initial=_initial(request))
         status = 200
     chosen = form["scenario"].value()
     return render(
@@ -86,17 +97,19 @@ def run_new(request):
 
 
 def _initial(request):
+    """The form's values: a run's (``?from=ID``, clone) or a preset's (``?scenario=NAME``)."""
     source = request.GET.get("from")
     if source:
         run = get_object_or_404(Run, pk=source) if source.isdigit() else None
         if run is None:
             raise Http404("No such run")
-        return {**RunForm.initial_for(run.params), "scenario": run.scenario}
-    scenario = request.GET.get("scenario", "bug-1825537")
-    if scenario not in SCENARIOS and scenario != CUSTOM:
-        scenario = "bug-1825537"
-    params = SCENARIOS[scenario].params if scenario in SCENARIOS else {}
-    return {**RunForm.initial_for(params), "scenario": scenario}
+        scenario, params = run.scenario, run.params
+    else:
+        scenario = request.GET.get("scenario", DEFAULT_SCENARIO)
+        if scenario not in SCENARIOS and scenario != CUSTOM:
+            scenario = DEFAULT_SCENARIO
+        params = SCENARIOS[scenario].params if scenario in SCENARIOS else {}
+    return {**RunForm.initial_for(params), "scenario": scenario, "loaded": scenario}
 
 
 @login_required

@@ -16,6 +16,22 @@ from django.db.models import Q
 from .models import Allocation, Migration, ResourceProvider, Server
 from .states import MIGRATION_DONE_STATUSES, MigrationStatus, TaskState, VmState
 
+# The kinds of finding, in the order they are reported, with what people call them.
+FINDING_KINDS = {"orphaned": "orphaned", "missing": "missing", "flavor_mismatch": "flavor mismatch"}
+
+
+def findings(audit):
+    """[(kind, finding)] of an audit (None: not audited), kind by kind."""
+    return [(kind, finding) for kind in FINDING_KINDS for finding in (audit or {}).get(kind, [])]
+
+
+def audit_summary(audit):
+    """What an audit found in a few words: "clean", or e.g. "orphaned 1 · missing 1"; None before the audit."""
+    if audit is None:
+        return None
+    found = [f"{label} {len(audit.get(kind, []))}" for kind, label in FINDING_KINDS.items() if audit.get(kind)]
+    return " · ".join(found) or "clean"
+
 
 def _fmt(resources):
     return ", ".join(f"{rc}={amount}" for rc, amount in sorted(resources.items()))

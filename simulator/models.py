@@ -318,7 +318,28 @@ class Run(models.Model):
         indexes = [models.Index(fields=["-created", "-id"], name="run_created_idx")]
 
     def __str__(self):
-        return f"run {self.pk} ({self.scenario})"
+        return f"run {self.pk} ({self.label})"
+
+    @property
+    def label(self):
+        """The preset it ran, or "custom, based on NAME" when its parameters differ from the preset's."""
+        from .scenarios import run_label
+
+        return run_label(self.scenario, self.params)
+
+    @property
+    def injected(self):
+        """What it injected: failure point, exception, host, the user's action, bugs; and a summary."""
+        from .scenarios import injected
+
+        return injected(self.params)
+
+    @property
+    def audit_summary(self):
+        """What the audit at its end found: "clean", or e.g. "orphaned 1 · missing 1"; None until then."""
+        from .audit import audit_summary
+
+        return audit_summary(self.audit)
 
 
 class RunStep(models.Model):

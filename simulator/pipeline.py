@@ -177,20 +177,37 @@ def _user_action(ctx):
     return None
 
 
-def _finish(run, status=RunStatus.DONE):
+def _finish(run, status=RunStatus.DONE, aborted=False):
     run.after = snapshot(run.cloud)
     run.audit = audit_cloud(run.cloud)
     run.status = status
     run.finished = timezone.now()
-    run.verdict = scenarios.verdict(run.scenario, run.params, build_report(run))
+    run.verdict = scenarios.verdict(run.scenario, run.params, build_report(run), aborted=aborted)
 
 
-def crash(run, reason):
+def crash(run, reason, aborted=False):
     """End a run that cannot go on; its report keeps the state it reached."""
     run.error = reason
     run.next_step = run.next_host = run.task_id = run.executing = ""
     run.dispatched = None
-    _finish(run, RunStatus.CRASHED)
+    _finish(run, RunStatus.CRASHED, aborted=aborted)
+
+
+class AlreadyFinished(Exception):
+    """The run to abort has already ended."""
+
+
+def abort(run_id, who):
+    """Stop an unfinished run at the cast it is waiting on: it ends ``crashed`` with the verdict
+    "aborted". Returns the run and the task id of the cast that will now find it finished."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=run_id)
+        if run.status in FINAL_STATUSES:
+            raise AlreadyFinished(f"Run {run.pk} is already {run.status}.")
+        task_id, step = run.task_id, run.next_step
+        crash(run, f"Aborted by {who} before {step}.", aborted=True)
+        run.save()
+    return run, task_id
 
 
 def run_to_completion(run):

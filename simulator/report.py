@@ -1,5 +1,6 @@
 """Snapshots of a cloud's placement state and the run report document."""
 from . import placement
+from .audit import findings
 from .models import Allocation, InstanceActionEvent, InstanceFault, Inventory, Migration, Server
 
 
@@ -112,6 +113,8 @@ def build_report(run):
         "id": run.pk,
         "status": run.status,
         "scenario": run.scenario,
+        "label": run.label,
+        "injected": run.injected,
         "cloud": run.cloud.name if run.cloud else None,
         "params": run.params,
         "created": _iso(run.created),
@@ -179,7 +182,8 @@ def format_report(report, steps=True):
     """The report as lines of text for a terminal (``steps=False``: they were shown live)."""
     lines = []
     out = lines.append
-    out(f"Run {report['id']} ({report['scenario']}) {report['status']} in cloud {report['cloud']}")
+    out(f"Run {report['id']} ({report['label']}) {report['status']} in cloud {report['cloud']}")
+    out(f"Injected: {report['injected']['summary']}")
     if report["error"]:
         out(f"Crashed: {report['error']}")
     for step in report["steps"] if steps else []:
@@ -209,9 +213,9 @@ def format_report(report, steps=True):
         out(f"  {provider:10} {_fmt_usage(before[provider]):40} -> {_fmt_usage(after.get(provider))}")
     audit = report["audit"]
     if audit:
-        findings = [f for kind in ("orphaned", "missing", "flavor_mismatch") for f in audit[kind]]
-        out(f"Audit: exit code {audit['exit_code']}" + ("" if findings else ", nothing found"))
-        for finding in findings:
+        found = findings(audit)
+        out(f"Audit: exit code {audit['exit_code']}" + ("" if found else ", nothing found"))
+        for _, finding in found:
             out(f"  {finding['message']}")
     verdict = report["verdict"]
     if verdict:

@@ -12,7 +12,7 @@ from .cloud import DEFAULT_FLAVORS, boot_server, build_cloud
 from .driver import DRIVERS, EXCEPTIONS, PLACEMENT_POINTS, POINTS
 from .models import Cloud, Host, Server
 from .placement import PlacementError
-from .states import VmState
+from .states import VerdictResult, VmState
 
 # Known Nova bugs a run can switch back on (their pre-fix behaviour).
 KNOWN_BUGS = {
@@ -562,26 +562,95 @@ def prepare(run, params):
     return cloud, server
 
 
+# -- what a run ran --------------------------------------------------------------------------
+def differences(scenario_name, params):
+    """[(parameter, this run's value, the preset's value)] where a run left its preset: every
+    parameter but the server name and step_delay, and bugs the preset knows no outcome for."""
+    scenario = SCENARIOS.get(scenario_name)
+    if scenario is None:
+        return []
+    preset = scenario.all_params()
+    changed = [
+        (key, value, preset.get(key))
+        for key, value in params.items()
+        if key not in NEUTRAL_PARAMS and key != "bugs" and preset.get(key) != value
+    ]
+    if tuple(params.get("bugs") or ()) not in scenario.expected:
+        changed.append(("bugs", params.get("bugs"), preset["bugs"]))
+    return changed
+
+
+def preset_run(scenario_name, params):
+    """The preset whose parameters these are, or None: a custom run."""
+    if scenario_name not in SCENARIOS or differences(scenario_name, params):
+        return None
+    return SCENARIOS[scenario_name]
+
+
+def run_label(scenario_name, params):
+    """What a run is called: its preset's name, or "custom, based on NAME" when it changed the
+    preset's parameters, or "custom"."""
+    if preset_run(scenario_name, params) is not None:
+        return scenario_name
+    return f"{CUSTOM}, based on {scenario_name}" if scenario_name in SCENARIOS else CUSTOM
+
+
+THEN_TEXT = {"none": "no confirm or revert", "confirm": "then confirmResize", "revert": "then revertResize"}
+
+
+def injected(params):
+    """What a run injected: failure point, exception, host, the user's action, bugs; and a summary."""
+    point = params.get("fail_at")
+    exception = host = None
+    if point is None:
+        failure = "no failure injected"
+    elif point in PLACEMENT_POINTS:
+        exception = "409 placement.concurrent_update"
+        failure = f"{point}: {exception}"
+    else:
+        exception = params.get("exception") or POINTS[point].default_exception
+        if exception == "InstanceFaultRollback":
+            exception = f"InstanceFaultRollback({params.get('inner_exception') or 'UnableToMigrateToSelf'})"
+        if POINTS[point].runs_on == "conductor":
+            where = "in the scheduler"
+        else:
+            host = params.get("fail_host")
+            where = f"on {host}" if host else "on every host"
+        failure = f"{point} raises {exception} {where}"
+    bugs = list(params.get("bugs") or [])
+    bugs_text = f"bug{'s' if len(bugs) > 1 else ''} {', '.join(bugs)} on" if bugs else "known bugs off"
+    then = params.get("then") or "none"
+    return {
+        "fail_at": point,
+        "exception": exception,
+        "fail_host": host,
+        "then": then,
+        "bugs": bugs,
+        "summary": " · ".join([failure, THEN_TEXT.get(then, then), bugs_text]),
+    }
+
+
 # -- verdicts -------------------------------------------------------------------------------
 def expected_outcome(scenario_name, params):
     """The outcome the preset expects for these parameters, or None."""
-    scenario = SCENARIOS.get(scenario_name)
-    if scenario is None:
-        return None
-    preset = scenario.all_params()
-    for key, value in params.items():
-        if key in NEUTRAL_PARAMS or key == "bugs":
-            continue
-        if preset.get(key) != value:
-            return None
-    return scenario.expected.get(tuple(params["bugs"]))
+    scenario = preset_run(scenario_name, params)
+    return scenario.expected[tuple(params.get("bugs") or ())] if scenario else None
 
 
-def verdict(scenario_name, params, report):
+def verdict(scenario_name, params, report, aborted=False):
     """Compare a finished run's report with the expected outcome."""
     expected = expected_outcome(scenario_name, params)
+    if aborted:
+        return {
+            "result": VerdictResult.ABORTED.value,
+            "expected": expected,
+            "matched": None,
+            "mismatches": [],
+            "summary": f"{report['error']} Nothing to judge: the run did not reach Nova's outcome.",
+        }
     if report["status"] == "crashed":
         return {
+            "result": VerdictResult.MISMATCH.value,
             "expected": expected,
             "matched": False,
             "mismatches": [f"the run crashed: {report['error']}"],
@@ -589,10 +658,15 @@ def verdict(scenario_name, params, report):
         }
     if expected is None:
         return {
+            "result": VerdictResult.NONE.value,
             "expected": None,
             "matched": None,
             "mismatches": [],
-            "summary": "No expected outcome: the parameters differ from every preset's.",
+            "summary": (
+                f"No expected outcome: its parameters differ from {scenario_name}'s."
+                if scenario_name in SCENARIOS
+                else "No expected outcome: a custom run."
+            ),
         }
     mismatches = []
 
@@ -625,6 +699,7 @@ def verdict(scenario_name, params, report):
     for kind, count in expected["audit"].items():
         check(f"audit.{kind}", count, len(audit.get(kind, [])))
     return {
+        "result": (VerdictResult.MISMATCH if mismatches else VerdictResult.MATCHED).value,
         "expected": expected,
         "matched": not mismatches,
         "mismatches": mismatches,

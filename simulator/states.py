@@ -76,6 +76,15 @@ class ResourceClass(models.TextChoices):
 
 RESOURCE_CLASSES = [rc.value for rc in ResourceClass]
 
+
+class VerdictResult(models.TextChoices):
+    """A finished run's verdict against its preset's expected outcome."""
+
+    MATCHED = "matched", "matched"
+    MISMATCH = "mismatch", "mismatch"
+    NONE = "none", "no expectation"
+    ABORTED = "aborted", "aborted"
+
 RESIZE_TASK_STATES = frozenset(
     {TaskState.RESIZE_PREP, TaskState.RESIZE_MIGRATING, TaskState.RESIZE_MIGRATED, TaskState.RESIZE_FINISH}
 )
@@ -127,6 +136,11 @@ STATUS_COLOURS = {
     "running": "blue",
     "done": "green",
     "crashed": "red",
+    # Verdicts
+    VerdictResult.MATCHED: "green",
+    VerdictResult.MISMATCH: "red",
+    VerdictResult.NONE: "gray",
+    VerdictResult.ABORTED: "gray",
     # Instance action event results
     "Success": "green",
     "Error": "red",

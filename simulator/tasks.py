@@ -32,6 +32,16 @@ def cast(run_id, seq, step, host, task_id):
         LOG.error("Could not send %s for run %s (%s); the reaper will send it again.", step, run_id, error)
 
 
+def revoke(task_id):
+    """Tell the workers to drop a cast (an aborted run's); the step would find the run finished anyway."""
+    from celery import current_app
+
+    try:
+        current_app.control.revoke(task_id)
+    except (OperationalError, OSError) as error:
+        LOG.warning("Could not revoke %s (%s); the step will find its run finished.", task_id, error)
+
+
 def _step_task(step):
     @shared_task(
         bind=True,

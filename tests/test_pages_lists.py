@@ -49,7 +49,7 @@ def fake_runs(count, **fields):
             scenario=fields.get("scenario", "resize-confirm"),
             params={"bugs": []},
             status=fields.get("status", "done"),
-            verdict=fields.get("verdict", {"matched": True, "summary": "As Nova's tests expect."}),
+            verdict=fields.get("verdict", {"result": "matched", "matched": True, "summary": "As Nova's tests expect."}),
             started=now,
             finished=now + timedelta(seconds=1),
         )
@@ -209,7 +209,7 @@ def test_runs_filter_by_status_scenario_and_verdict(client, resize):
     matched = resize("bug-1825537")["id"]
     confirmed = resize("resize-confirm")["id"]
     no_expectation = resize("resize-confirm", new_flavor="m1.medium")["id"]
-    [crashed] = fake_runs(1, status="crashed", verdict={"matched": False, "summary": "The run crashed."})
+    [crashed] = fake_runs(1, status="crashed", verdict={"result": "mismatch", "matched": False, "summary": "The run crashed."})
     [queued] = fake_runs(1, status="queued", verdict=None)
     crashed, queued = crashed.pk, queued.pk
     url = reverse("run-list")
@@ -252,7 +252,7 @@ def test_runs_sort_by_id_both_ways(client, db):
 
 def test_pages_and_their_links_keep_the_filters(client, db):
     done = [r.pk for r in fake_runs(30)]
-    fake_runs(5, status="crashed", verdict={"matched": False})
+    fake_runs(5, status="crashed", verdict={"result": "mismatch", "matched": False})
     url = reverse("run-list") + "?status=done&sort=id"
 
     first = page(client, url)

@@ -118,6 +118,7 @@ def form_data(**changes):
         "reason": "", "fail_host": "host2", "bugs": ["1825537"], "then": "none", "max_attempts": "3", "step_delay": "0",
     }
     data.update(changes)
+    data.setdefault("loaded", data["scenario"])  # the scenario whose values the form was filled with
     return data
 
 
@@ -149,7 +150,75 @@ def test_bad_input_is_shown_inline_in_novas_words(logged_in, sent, changes, fiel
     html = response.content.decode()
     errors = re.search(rf'<ul class="errorlist" id="{field}-errors">(.*?)</ul>', html, re.S)
     assert errors and message in errors[1]
+    summary = re.search(r'<div class="errors error-summary" role="alert" id="error-summary">(.*?)</div>', html, re.S)
+    assert summary and f'<a href="#id_{field}">' in summary[1] and message in summary[1]  # also at the top
     assert Run.objects.count() == 0 and sent == []
+
+
+def test_choosing_another_preset_loads_its_parameters_instead_of_running_the_old_ones(logged_in, sent):
+    # The form holds the seed's parameters; only the Scenario drop-down is changed (no JavaScript).
+    response = logged_in.post(reverse("run-new"), form_data(scenario="resize-confirm", loaded="bug-1825537"))
+    assert response.status_code == 302 and response["Location"] == reverse("run-new") + "?scenario=resize-confirm"
+    assert Run.objects.count() == 0 and sent == []
+
+    html = logged_in.get(response["Location"]).content.decode()
+    assert "Loaded the parameters of resize-confirm: check them, then start the run." in html
+    assert '<option value="resize-confirm" selected>' in html
+    assert '<option value="" selected>no failure</option>' in html  # fail_at
+    assert re.search(r'value="confirm"[^>]*checked', html)
+    assert 'value="1825537"' in html and not re.search(r'value="1825537"[^>]*checked', html)
+    assert '<input type="hidden" name="loaded" value="resize-confirm"' in html
+
+
+def test_the_load_button_loads_the_chosen_preset_without_javascript(logged_in, sent):
+    response = logged_in.post(reverse("run-new"), {**form_data(scenario="no-valid-host"), "load": "1"})
+    assert response["Location"] == reverse("run-new") + "?scenario=no-valid-host"
+    html = logged_in.get(response["Location"]).content.decode()
+    assert 'name="new_flavor" value="m1.large"' in html and '<option value="SmallFakeDriver" selected>' in html
+    assert "<noscript><button" in html and Run.objects.count() == 0
+
+
+def test_the_scenario_drop_down_swaps_the_presets_values_in_with_htmx(client, db):
+    html = client.get(reverse("run-new")).content.decode()
+    select = re.search(r'<select name="scenario"[^>]*>', html)[0]
+    assert 'hx-get="/runs/new/"' in select and 'hx-trigger="change"' in select
+    assert 'hx-select="#run-new"' in select and 'hx-target="#run-new"' in select
+    assert 'id="run-new"' in html
+
+
+def test_a_run_that_changed_its_presets_parameters_is_custom_based_on_it(logged_in, sent):
+    logged_in.post(reverse("run-new"), form_data(scenario="resize-confirm", loaded="resize-confirm"))
+    run = run_to_completion(Run.objects.get())  # the seed's failure, under resize-confirm's name
+    html = logged_in.get(reverse("run-detail", args=[run.pk])).content.decode()
+
+    assert f'<h1 id="run-title">Run {run.pk} · <span id="run-label">custom, based on resize-confirm</span></h1>' in html
+    assert "Resize and confirm" not in html.split("</h1>")[0]  # never the preset's title
+    injected = "finish_migration raises VirtualInterfaceCreateException on host2 · no confirm or revert · bug 1825537 on"
+    assert f"<b>Injected:</b> {injected}" in html
+    assert f"<title>Run {run.pk} · custom, based on resize-confirm · {injected}</title>" in html
+    assert re.search(r"<th>fail_at</th><td[^>]*>&quot;finish_migration&quot;</td><td[^>]*>null</td>", html)
+    assert 'data-verdict="no expectation"' in html
+
+    listed = logged_in.get(reverse("run-list")).content.decode()
+    assert '<td class="run-label">custom, based on resize-confirm</td>' in listed
+    assert f'<td class="injected">{injected}</td>' in listed
+    assert 'data-audit="orphaned 1 · missing 1"' in listed  # bug 1825537's leak
+
+    report = logged_in.get(f"/api/runs/{run.pk}/").json()
+    assert report["label"] == "custom, based on resize-confirm" and report["scenario"] == "resize-confirm"
+    assert report["injected"] == {
+        "fail_at": "finish_migration", "exception": "VirtualInterfaceCreateException", "fail_host": "host2",
+        "then": "none", "bugs": ["1825537"], "summary": injected,
+    }
+
+
+def test_a_preset_run_keeps_its_name_and_says_what_it_injected(client, db):
+    run = finished("resize-confirm", step_delay=0)
+    html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert '<span id="run-label">resize-confirm</span> <span class="muted">— Resize and confirm</span>' in html
+    assert "<b>Injected:</b> no failure injected · then confirmResize · known bugs off" in html
+    listed = client.get(reverse("run-list")).content.decode()
+    assert 'data-audit="clean"' in listed
 
 
 def test_forms_are_csrf_protected(user, db):

@@ -5,7 +5,7 @@ import django_filters
 from django.db.models import Q
 
 from simulator.models import Flavor, Host, Migration, ResourceProvider, Run, RunStatus, Server
-from simulator.states import MigrationStatus, MigrationType, VmState
+from simulator.states import MigrationStatus, MigrationType, VerdictResult, VmState
 
 
 class CloudFilterSet(django_filters.FilterSet):
@@ -15,19 +15,11 @@ class CloudFilterSet(django_filters.FilterSet):
 class RunFilter(CloudFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=RunStatus.choices, help_text="One or more statuses")
     scenario = django_filters.CharFilter()
-    verdict = django_filters.ChoiceFilter(
-        choices=[("matched", "matched"), ("mismatch", "mismatch"), ("none", "no expectation")],
-        method="filter_verdict",
-    )
+    verdict = django_filters.ChoiceFilter(choices=VerdictResult.choices, field_name="verdict__result")
 
     class Meta:
         model = Run
         fields = ["cloud", "status", "scenario", "verdict"]
-
-    def filter_verdict(self, queryset, name, value):
-        if value == "none":
-            return queryset.filter(verdict__matched=None).exclude(verdict=None)
-        return queryset.filter(verdict__matched=(value == "matched"))
 
 
 class HostFilter(CloudFilterSet):

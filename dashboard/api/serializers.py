@@ -70,20 +70,39 @@ class RunCreateSerializer(serializers.Serializer):
         return data.pop("scenario"), data
 
 
-class RunSummarySerializer(serializers.ModelSerializer):
-    """A run in a list: its lifecycle, not its whole report."""
+class InjectedSerializer(serializers.Serializer):
+    """What a run injected."""
 
+    fail_at = serializers.CharField(allow_null=True)
+    exception = serializers.CharField(allow_null=True)
+    fail_host = serializers.CharField(allow_null=True, help_text="null: every host (or the scheduler)")
+    then = serializers.ChoiceField(choices=list(THEN_CHOICES))
+    bugs = serializers.ListField(child=serializers.CharField())
+    summary = serializers.CharField()
+
+
+class RunSummarySerializer(serializers.ModelSerializer):
+    """A run in a list: what it ran, its lifecycle and outcome, not its whole report."""
+
+    label = serializers.CharField(read_only=True, help_text='The preset, or "custom, based on NAME"')
+    injected = InjectedSerializer(read_only=True)
     cloud = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     matched = serializers.SerializerMethodField()
+    verdict = serializers.SerializerMethodField()
+    audit = serializers.CharField(source="audit_summary", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:run-detail")
 
     class Meta:
         model = Run
-        fields = ["id", "url", "scenario", "status", "cloud", "created", "started", "finished", "next_step",
-                  "next_host", "redispatches", "error", "matched"]
+        fields = ["id", "url", "scenario", "label", "injected", "status", "cloud", "created", "started", "finished",
+                  "next_step", "next_host", "redispatches", "error", "verdict", "matched", "audit"]
 
     def get_matched(self, run) -> bool | None:
         return (run.verdict or {}).get("matched")
+
+    def get_verdict(self, run) -> str | None:
+        """matched, mismatch, none (no expectation) or aborted; null until the run ends."""
+        return (run.verdict or {}).get("result")
 
 
 class RunReportSerializer(serializers.Serializer):
@@ -92,6 +111,8 @@ class RunReportSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["queued", "running", "done", "crashed"])
     scenario = serializers.CharField()
+    label = serializers.CharField(help_text='The preset, or "custom, based on NAME" when the parameters differ')
+    injected = InjectedSerializer()
     cloud = serializers.CharField(allow_null=True)
     params = serializers.DictField()
     created = serializers.DateTimeField()

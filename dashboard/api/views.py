@@ -1,6 +1,4 @@
 """The REST API: start runs and follow them, read and edit the simulated clouds."""
-import logging
-
 from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -14,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from dashboard.celery import app as celery_app
 from simulator import placement
 from simulator.api import lookup_flavor
 from simulator.audit import audit_cloud
@@ -33,16 +30,13 @@ from simulator.models import (
     Run,
     Server,
 )
-from simulator.pipeline import FINAL_STATUSES, InvalidRun, crash, start_run
+from simulator.pipeline import FINAL_STATUSES, AlreadyFinished, InvalidRun, abort, start_run
 from simulator.report import build_report
 from simulator.scenarios import SCENARIOS
 from simulator.states import RESOURCE_CLASSES
-from simulator.tasks import cast
+from simulator.tasks import cast, revoke
 
 from . import filters, serializers
-
-LOG = logging.getLogger("dashboard")
-
 
 def conflict(detail, code=None):
     body = {"detail": detail}
@@ -69,7 +63,7 @@ def _start(scenario, overrides):
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Resize runs: start one (202), poll its report, re-run or abort it."""
 
-    queryset = Run.objects.select_related("cloud").defer("before", "after", "context", "audit")
+    queryset = Run.objects.select_related("cloud").defer("before", "after", "context")
     lookup_value_regex = "[0-9]+"  # the views below look runs up by pk themselves: "abc" must not reach the query
     filterset_class = filters.RunFilter
     ordering_fields = ["id", "created", "finished"]
@@ -105,19 +99,14 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(request=None, responses={200: serializers.RunReportSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def abort(self, request, pk=None):
-        """Stop an unfinished run: it ends ``crashed``, its pending cast is revoked."""
-        with transaction.atomic():
-            run = get_object_or_404(Run.objects.select_for_update(of=("self",)).select_related("cloud"), pk=pk)
-            if run.status in FINAL_STATUSES:
-                return conflict(f"Run {run.pk} is already {run.status}.")
-            task_id, step = run.task_id, run.next_step
-            crash(run, f"Aborted by {request.user.get_username()} before {step}.")
-            run.save()
+        """Stop an unfinished run: it ends ``crashed`` with the verdict "aborted", its pending cast is revoked."""
+        get_object_or_404(Run, pk=pk)
+        try:
+            run, task_id = abort(pk, request.user.get_username())
+        except AlreadyFinished as error:
+            return conflict(str(error))
         if task_id:
-            try:
-                celery_app.control.revoke(task_id)
-            except Exception:  # the broker is away: the step finds the run finished anyway
-                LOG.warning("could not revoke %s", task_id)
+            revoke(task_id)
         return Response(build_report(run))
 
 

@@ -1,7 +1,7 @@
 """The dashboard's template tags: one usage bar and one status badge, used everywhere."""
 from django import template
 
-from simulator.states import status_colour
+from simulator.states import VerdictResult, status_colour
 
 register = template.Library()
 
@@ -20,8 +20,6 @@ def status_badge(value, text=None):
 
 @register.inclusion_tag("includes/verdict_badge.html")
 def verdict_badge(verdict):
-    """Matched / mismatch / no expectation."""
-    matched = (verdict or {}).get("matched")
-    text = {True: "matched", False: "mismatch", None: "no expectation"}[matched]
-    colour = {True: "green", False: "red", None: "gray"}[matched]
-    return {"text": text, "colour": colour, "summary": (verdict or {}).get("summary", "")}
+    """Matched / mismatch / no expectation / aborted."""
+    result = VerdictResult((verdict or {}).get("result", VerdictResult.NONE))
+    return {"text": result.label, "colour": status_colour(result), "summary": (verdict or {}).get("summary", "")}

@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from simulator.audit import audit_cloud
+from simulator.audit import audit_cloud, findings
 from simulator.models import Cloud
 
 
@@ -22,9 +22,8 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         else:
-            for kind in ("orphaned", "missing", "flavor_mismatch"):
-                for finding in result[kind]:
-                    self.stdout.write(f"{kind}: {finding['message']}")
+            for kind, finding in findings(result):
+                self.stdout.write(f"{kind}: {finding['message']}")
             if result["exit_code"] == 0:
                 self.stdout.write(f"Cloud {cloud.name}: no inconsistent allocations found.")
         if result["exit_code"]:

@@ -74,7 +74,7 @@ class Command(BaseCommand):
             return
         else:
             progress = self.stderr.write if options["json"] else self.stdout.write
-            progress(f"Run {run.pk} ({run.scenario}) queued in cloud {run.cloud.name}")
+            progress(f"Run {run.pk} ({run.label}) queued in cloud {run.cloud.name}: {run.injected['summary']}")
             followed = not options["json"]
             if not follow(run.pk, progress, options["timeout"]):
                 raise CommandError(
