@@ -40,7 +40,7 @@ from simulator.models import (
 from simulator.scenarios import CUSTOM, SCENARIOS
 from simulator.states import RESOURCE_CLASSES, MigrationStatus, MigrationType, VerdictResult, VmState
 
-from .usage import build_bars, consumer_names, human
+from .usage import build_bars, cloud_scales, consumer_names, human
 
 PER_PAGE = 25
 CLOUD_SUGGESTIONS = 100  # newest cloud names offered in the cloud filter's datalist
@@ -222,7 +222,8 @@ def provider_list(request):
         providers = providers.filter(cloud__name=values["cloud"])
     page = _page(request, providers.order_by(*form.order_by(values["sort"])))
     snap = provider_snapshot(page.object_list, _overview_key)
-    bars = build_bars(snap, "now", consumer_names([snap]))
+    scales = cloud_scales(page.object_list)
+    bars = build_bars(snap, "now", consumer_names([snap]), {_overview_key(p): scales[p.pk] for p in page.object_list})
     rows = [
         {
             "provider": provider,
@@ -251,7 +252,8 @@ def provider_detail(request, uuid):
     mine = {kind: [f for f in audit[kind] if f["provider"] == provider.name] for kind in FINDING_KINDS}
     snap = provider_snapshot([provider], lambda p: p.name)
     names = consumer_names([snap])
-    bars = build_bars(snap, "now", names, audit=mine).get(provider.name, [])
+    scales = {provider.name: cloud_scales([provider])[provider.pk]}
+    bars = build_bars(snap, "now", names, scales, audit=mine).get(provider.name, [])
 
     inventory = []
     for rc, inv in sorted(snap["inventories"].get(provider.name, {}).items(), key=_rc_order):

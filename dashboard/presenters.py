@@ -6,7 +6,7 @@ from simulator.report import build_report, snapshot
 from simulator.scenarios import KNOWN_BUGS, SCENARIOS, differences, preset_run
 from simulator.tasks import queue_for
 
-from .usage import build_bars, consumer_names, zoom
+from .usage import build_bars, consumer_names, human, run_scales
 
 STAGES = [
     ("conductor", "conductor", ["conductor.migrate_server"]),
@@ -83,16 +83,40 @@ def presets():
     ]
 
 
-def paired_bars(before, after, names, audit):
-    """[(provider, [(before bar, after bar) per resource class])] aligned by provider."""
-    before_bars = build_bars(before, "before", names)
-    after_bars = build_bars(after, "after", names, audit=audit, compare_to=before) if after else {}
-    zoom([bar for bars in (*before_bars.values(), *after_bars.values()) for bar in bars])
+def paired_bars(run, report, after, after_label, names, audit):
+    """[(provider, [(before bar, after bar) per resource class])] aligned by provider, on the
+    run's own scales; when the resize found no room, the before bars show what it asked for."""
+    before = run.before
+    if not before:
+        return []
+    room = report["room"]
+    scales = run_scales(before, room and room["requested"])
+    before_bars = build_bars(before, "before", names, scales, room=room if room and room["failed_for_room"] else None)
+    after_bars = build_bars(after, after_label, names, scales, audit=audit, compare_to=before) if after else {}
     rows = []
     for provider in sorted(set(before_bars) | set(after_bars)):
         b, a = before_bars.get(provider, []), after_bars.get(provider, [])
         rows.append((provider, list(zip(b, a)) if a else [(bar, None) for bar in b]))
     return rows
+
+
+def room_rows(room):
+    """What a resize that found no room asked for against what each candidate had free, in human units."""
+    if not room or not room["failed_for_room"]:
+        return None
+    return {
+        "requested": ", ".join(f"{rc} {human(rc, amount)}" for rc, amount in room["requested"].items()),
+        "candidates": [
+            (
+                provider,
+                [
+                    {"rc": rc, "text": f"asked {human(rc, r['asked'])}, {human(rc, r['free'])} free", "refused": r["refused"]}
+                    for rc, r in by_rc.items()
+                ],
+            )
+            for provider, by_rc in room["candidates"].items()
+        ],
+    }
 
 
 def run_context(run):
@@ -108,8 +132,9 @@ def run_context(run):
     server = report["server"] or {}
     shown = server.get("fault")
     hidden = [f for f in report["faults"] if not shown or f["created"] != shown["created"]]
+    after_label = "after" if finished else "now"
     allocations = []
-    for when, snap in (("before", run.before), ("after" if finished else "now", after)):
+    for when, snap in (("before", run.before), (after_label, after)):
         for alloc in (snap or {}).get("allocations", []):
             allocations.append({**alloc, "when": when, "name": names.get(alloc["consumer_uuid"], "")})
     preset = preset_run(run.scenario, run.params)
@@ -121,8 +146,9 @@ def run_context(run):
         "based_on": None if preset else SCENARIOS.get(run.scenario),
         "differences": [(key, json.dumps(mine), json.dumps(theirs)) for key, mine, theirs in differences(run.scenario, run.params)],
         "stages": stepper(report),
-        "bars": paired_bars(run.before, after, names, audit),
-        "after_label": "after" if finished else "now",
+        "bars": paired_bars(run, report, after, after_label, names, audit),
+        "after_label": after_label,
+        "room": room_rows(report["room"]),
         "fault": shown,
         "hidden_faults": hidden,
         "audit": audit,

@@ -1,23 +1,35 @@
 """Usage bars: what the templates draw, computed here (never in templates).
 
-A bar shows one resource class of one provider: reserved as its own segment,
-each consumer's allocation (instance or migration) as a segment, and what the
-audit flags (orphaned, flavor mismatch) drawn as such; a missing allocation is
-drawn as an outline of what should be there. Widths are percentages of
-``total × allocation_ratio``; captions say "Used X of Y" with Y the capacity
-``(total − reserved) × allocation_ratio``.
+A bar shows one resource class of one provider: reserved as its own segment, each
+consumer's allocation (instance or migration) as a segment, what the audit flags
+(orphaned, flavor mismatch) drawn as such, a missing allocation as an outline of what
+should be there and, when a resize found no room, what it asked for as a dashed ghost.
+Its caption says "Used X of Y", Y being the capacity ``(total − reserved) × allocation_ratio``.
 
-Nova's FakeDriver hosts are huge (800000 MB), so a flavor's allocation would be
-an invisible sliver. ``zoom`` gives every bar of a resource class in a view the
-same, smaller scale (a little above the largest amount drawn) when everything
-drawn is under a tenth of the capacity; such bars say so ("scale 0–2.5 GiB").
+Scales. A bar's full width stands for ``total × allocation_ratio`` (reserved included):
+a true bar. Nova's FakeDriver reports 800000 MB, on which a flavor is an invisible
+sliver, so a bar whose full width is at least ``MAGNIFY_FROM`` times what it must show
+is *magnified*: its full width stands for a round amount (its scale), and the bar itself
+says so — a magnifier mark with the factor on the bar, a torn right edge, the scale in
+its caption. What a bar must show is fixed before anything moves, so before and after
+share one scale and nothing rescales while a run is live:
+
+- a run's bars (``run_scales``): per resource class, the largest of reserved + usage
+  before the run + what the resize asks for, over the run's providers;
+- a cloud's bars (``cloud_scales``: home, providers): per resource class, the largest of
+  reserved + usage now + the cloud's largest flavor, over the cloud's providers.
+
+The scale depends on the run (or the cloud) alone, never on the page: a run draws the
+same widths on its page, the compare page and the home page.
 """
 from dataclasses import dataclass, field
 
-from simulator.models import Migration, Server
+from simulator import placement
+from simulator.models import Flavor, Inventory, Migration, Server
+from simulator.states import RESOURCE_CLASSES
 
-RESOURCE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
-MIN_VISIBLE = 1.0  # percent: a non-zero segment is never drawn thinner than this
+MAGNIFY_FROM = 4  # magnify when the true bar is at least this many times what must be shown
+STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # round amounts, × a power of ten
 
 
 def human(rc, amount):
@@ -25,12 +37,12 @@ def human(rc, amount):
     if rc == "MEMORY_MB":
         if abs(amount) >= 1024:
             return f"{_trim(amount / 1024)} GiB"
-        return f"{amount} MiB"
+        return f"{_trim(amount)} MiB"
     if rc == "DISK_GB":
         if abs(amount) >= 1000:
             return f"{_trim(amount / 1000)} TB"
-        return f"{amount} GB"
-    return f"{amount} VCPU"
+        return f"{_trim(amount)} GB"
+    return f"{_trim(amount)} VCPU"
 
 
 def _trim(value):
@@ -38,13 +50,99 @@ def _trim(value):
     return text[:-2] if text.endswith(".0") else text
 
 
+def round_up(rc, value):
+    """The next round amount at or above value: 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 × a power of
+    ten (of GiB for memory above 1 GiB)."""
+    if rc == "MEMORY_MB" and value > 1024:
+        return 1024 * round_up("", value / 1024)
+    power = 10 ** (len(str(int(value))) - 1)
+    return next(step * power for step in STEPS if value <= step * power)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What a bar's full width stands for: its true extent, or a magnified round amount."""
+
+    full: float  # total × allocation_ratio
+    shown: float  # what 100% of the bar stands for
+
+    @property
+    def magnified(self):
+        return self.shown < self.full
+
+    @property
+    def factor(self):
+        return round(self.full / self.shown) if self.magnified else 1
+
+
+def _scales(inventories, envelope):
+    """{provider: {rc: Scale}}: one round amount per resource class covering every provider's
+    envelope; providers whose true bar is not ``MAGNIFY_FROM`` times larger are drawn true."""
+    largest = {}
+    for amounts in envelope.values():
+        for rc, amount in amounts.items():
+            largest[rc] = max(largest.get(rc, 0), amount)
+    result = {}
+    for provider, by_rc in inventories.items():
+        result[provider] = {}
+        for rc, inventory in by_rc.items():
+            full = inventory["total"] * inventory["allocation_ratio"] or 1
+            shown = round_up(rc, largest[rc]) if largest.get(rc) else full
+            result[provider][rc] = Scale(full, shown if shown * MAGNIFY_FROM <= full else full)
+    return result
+
+
+def _reserved(inventory):
+    return inventory["reserved"] * inventory["allocation_ratio"]
+
+
+def run_scales(before, requested):
+    """The scales of a run's bars, from its 'before' snapshot and what the resize asks for."""
+    envelope = {
+        provider: {
+            rc: _reserved(inventory) + before["usages"].get(provider, {}).get(rc, 0) + (requested or {}).get(rc, 0)
+            for rc, inventory in by_rc.items()
+        }
+        for provider, by_rc in before["inventories"].items()
+    }
+    return _scales(before["inventories"], envelope)
+
+
+def cloud_scales(providers):
+    """{provider pk: {rc: Scale}} for the bars of ``providers`` drawn as their clouds are now
+    (three queries, whatever the number of providers and clouds)."""
+    clouds = {p.cloud_id for p in providers}
+    inventories, cloud_of = {}, {}
+    for inv in Inventory.objects.filter(provider__cloud_id__in=clouds).select_related("provider"):
+        inventories.setdefault(inv.provider_id, {})[inv.resource_class] = placement.inventory_record(inv)
+        cloud_of[inv.provider_id] = inv.provider.cloud_id
+    used = placement.used_by_provider(list(inventories))
+    flavor_max = {}
+    for flavor in Flavor.objects.filter(cloud_id__in=clouds, disabled=False):
+        largest = flavor_max.setdefault(flavor.cloud_id, {})
+        for rc, amount in flavor.resources().items():
+            largest[rc] = max(largest.get(rc, 0), amount)
+    result = {}
+    for cloud in clouds:
+        mine = {pk: by_rc for pk, by_rc in inventories.items() if cloud_of[pk] == cloud}
+        envelope = {
+            pk: {
+                rc: _reserved(inventory) + used.get((pk, rc), 0) + flavor_max.get(cloud, {}).get(rc, 0)
+                for rc, inventory in by_rc.items()
+            }
+            for pk, by_rc in mine.items()
+        }
+        result.update(_scales(mine, envelope))
+    return {p.pk: result.get(p.pk, {}) for p in providers}
+
+
 @dataclass
 class Segment:
-    kind: str  # reserved | instance | migration | orphaned | mismatch | missing
+    kind: str  # reserved | instance | migration | orphaned | mismatch | missing | asked
     amount: int
     size: float  # in the units of the bar's scale (reserved counts × allocation_ratio)
     label: str = ""
-    width: float = 0.0  # percent of the bar, set by zoom()
+    width: float = 0.0  # percent of the bar
 
 
 @dataclass
@@ -56,16 +154,19 @@ class Bar:
     reserved: int
     capacity: int
     used: int
+    scale: Scale
     segments: list = field(default_factory=list)
     missing: list = field(default_factory=list)
+    asked: Segment | None = None
+    free: int = 0
+    refused: str | None = None
     delta: int | None = None
-    full_scale: float = 1.0  # total × allocation_ratio
-    scale: float = 1.0  # what 100% of the bar stands for
-    zoomed: bool = False
+    overflow: bool = False  # what is held goes past the bar's scale (clipped at its end)
 
     @property
     def caption(self):
-        return f"Used {human(self.rc, self.used)} of {human(self.rc, self.capacity)}"
+        reserved = f" ({human(self.rc, self.reserved)} reserved)" if self.reserved else ""
+        return f"Used {human(self.rc, self.used)} of {human(self.rc, self.capacity)}{reserved}"
 
     @property
     def percent(self):
@@ -86,13 +187,36 @@ class Bar:
         return ("+" if self.delta > 0 else "−") + human(self.rc, abs(self.delta))
 
     @property
+    def magnified(self):
+        return self.scale.magnified
+
+    @property
+    def mark(self):
+        return f"×{self.scale.factor:,}" if self.magnified else ""
+
+    @property
     def scale_text(self):
-        scale = int(self.scale) if self.scale == int(self.scale) else self.scale
-        return f"scale 0–{human(self.rc, scale)}" if self.zoomed else ""
+        """The bar's scale when it is not the true one: "scale 0–3 GiB of 781.2 GiB total, magnified ×260"."""
+        if not self.magnified:
+            return ""
+        return (
+            f"scale 0–{human(self.rc, self.scale.shown)} of {human(self.rc, self.scale.full)} total, "
+            f"magnified {self.mark}"
+        )
+
+    @property
+    def asked_text(self):
+        if self.asked is None:
+            return ""
+        text = f"asked {human(self.rc, self.asked.amount)}, {human(self.rc, self.free)} free"
+        return f"{text}: {self.refused}" if self.refused else text
 
     @property
     def aria_label(self):
-        return f"{self.provider} {self.rc} {self.when}: used {self.used} of {self.capacity}"
+        text = f"{self.provider} {self.rc} {self.when}: used {self.used} of {self.capacity}"
+        if self.magnified:
+            text += f"; magnified {self.scale.factor} times, the bar shows 0 to {_trim(self.scale.shown)}"
+        return text
 
 
 def consumer_names(snapshots):
@@ -114,8 +238,9 @@ def _flags(audit):
     return flags
 
 
-def build_bars(snapshot, when, names, audit=None, compare_to=None):
-    """{provider: [Bar per resource class]} for one snapshot."""
+def build_bars(snapshot, when, names, scales, audit=None, compare_to=None, room=None):
+    """{provider: [Bar per resource class]} for one snapshot, drawn on ``scales``
+    ({provider: {rc: Scale}}); ``room``: what a resize that found no room asked for."""
     if not snapshot:
         return {}
     flags = _flags(audit)
@@ -126,6 +251,7 @@ def build_bars(snapshot, when, names, audit=None, compare_to=None):
     for alloc in snapshot["allocations"]:
         by_provider.setdefault(alloc["provider"], []).append(alloc)
     previous = (compare_to or {}).get("usages") or {}
+    asked = (room or {}).get("candidates", {})
     result = {}
     for provider, inventories in snapshot["inventories"].items():
         bars = []
@@ -142,14 +268,14 @@ def build_bars(snapshot, when, names, audit=None, compare_to=None):
                 reserved=inventory["reserved"],
                 capacity=inventory["capacity"],
                 used=used,
+                # A provider that appeared after the scales were set is drawn true.
+                scale=scales.get(provider, {}).get(rc) or Scale(*[inventory["total"] * inventory["allocation_ratio"] or 1] * 2),
             )
             if compare_to is not None:
                 bar.delta = used - previous.get(provider, {}).get(rc, 0)
-            bar.full_scale = inventory["total"] * inventory["allocation_ratio"] or 1
             if inventory["reserved"]:
-                reserved = inventory["reserved"] * inventory["allocation_ratio"]
                 bar.segments.append(
-                    Segment("reserved", inventory["reserved"], reserved, f"reserved {human(rc, inventory['reserved'])}")
+                    Segment("reserved", inventory["reserved"], _reserved(inventory), f"reserved {human(rc, inventory['reserved'])}")
                 )
             for alloc in by_provider.get(provider, []):
                 amount = alloc["resources"].get(rc, 0)
@@ -163,35 +289,24 @@ def build_bars(snapshot, when, names, audit=None, compare_to=None):
                 amount = finding["expected"].get(rc, 0)
                 if amount:
                     bar.missing.append(Segment("missing", amount, amount, f"missing: {finding['message']}"))
+            room_here = asked.get(provider, {}).get(rc)
+            if room_here:
+                bar.asked = Segment("asked", room_here["asked"], room_here["asked"], "")
+                bar.free, bar.refused = room_here["free"], room_here["refused"]
+                bar.asked.label = bar.asked_text
+            _size(bar)
             bars.append(bar)
         result[provider] = bars
-    zoom([bar for bars in result.values() for bar in bars])
     return result
 
 
-def zoom(bars):
-    """Scale the bars (one view's, all providers, before and after) and size their segments."""
-    by_rc = {}
-    for bar in bars:
-        by_rc.setdefault(bar.rc, []).append(bar)
-    for rc, same_class in by_rc.items():
-        drawn = max(sum(s.size for s in bar.segments + bar.missing) for bar in same_class)
-        smallest = min(bar.full_scale for bar in same_class)
-        zoomed = 0 < drawn < smallest / 10
-        for bar in same_class:
-            bar.scale, bar.zoomed = (_nice(rc, drawn * 1.25), True) if zoomed else (bar.full_scale, False)
-            for segment in bar.segments + bar.missing:
-                share = 100 * segment.size / bar.scale
-                segment.width = round(min(max(share, MIN_VISIBLE), 100) if segment.amount else 0, 2)
-    return bars
-
-
-def _nice(rc, value):
-    """The next round amount above value: 1, 1.5, 2, 2.5, 5, 10 × a power of ten (of GiB for memory)."""
-    if rc == "MEMORY_MB" and value > 1024:
-        return 1024 * _nice("", value / 1024)
-    power = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 1.5, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
+def _size(bar):
+    """Segment widths in percent of the bar's scale, one after the other, clipped at its end;
+    what the resize asked for comes last, so a request that does not fit runs off the bar."""
+    start = 0.0
+    for segment in bar.segments + bar.missing + ([bar.asked] if bar.asked else []):
+        share = 100 * segment.size / bar.scale.shown
+        segment.width = round(max(0.0, min(share, 100 - start)), 3)
+        if start + share > 100 + 1e-9 and segment is not bar.asked:
+            bar.overflow = True
+        start = min(100.0, start + share)

@@ -16,7 +16,7 @@ from simulator.tasks import cast
 
 from .forms import RunForm
 from .presenters import presets, run_context
-from .usage import build_bars, consumer_names, zoom
+from .usage import build_bars, cloud_scales, consumer_names
 
 
 def _run(pk):
@@ -24,13 +24,15 @@ def _run(pk):
 
 
 def home(request):
-    """The demo cloud's providers, the latest runs, and the audit at a glance."""
+    """The demo cloud's providers, the latest run with its bars, the latest runs, and the audit at a glance."""
     cloud = Cloud.objects.filter(shared=True).order_by("name").first()
     bars, audit = {}, None
     if cloud is not None:
         now = snapshot(cloud)
         audit = audit_cloud(cloud)
-        bars = build_bars(now, "now", consumer_names([now]), audit=audit)
+        providers = list(cloud.providers.all())
+        scales = cloud_scales(providers)
+        bars = build_bars(now, "now", consumer_names([now]), {p.name: scales[p.pk] for p in providers}, audit=audit)
     latest = list(Run.objects.select_related("cloud")[:10])
     statuses = Run.objects.values("status").annotate(n=Count("id")).order_by("status")
     return render(
@@ -39,6 +41,7 @@ def home(request):
         {
             "cloud": cloud,
             "bars": sorted(bars.items()),
+            "last": run_context(_run(latest[0].pk)) if latest else None,
             "audit": audit,
             "audit_findings": findings(audit),
             "latest": latest,
@@ -154,22 +157,30 @@ def run_compare_live(request):
 
 
 def _compare_context(request):
+    """Two runs side by side, each drawn on its own run's scales (as on its own page)."""
     ids = [request.GET.get("a", ""), request.GET.get("b", "")]
+    picker = {"a": ids[0], "b": ids[1], "recent": Run.objects.only("pk", "scenario", "params", "status")[:50]}
     if not all(i.isdigit() for i in ids):
-        raise Http404("Give two runs: ?a=<id>&b=<id>")
-    sides = [run_context(_run(int(i))) for i in ids]
-    zoom([bar for side in sides for _, pairs in side["bars"] for pair in pairs for bar in pair if bar])
+        return {"sides": None, "picker": picker, "error": "Pick two runs by their number." if any(ids) else ""}
+    runs = {run.pk: run for run in Run.objects.select_related("cloud", "server").filter(pk__in=ids)}
+    missing = [i for i in ids if int(i) not in runs]
+    if missing:
+        return {"sides": None, "picker": picker, "error": f"There is no run {missing[0]}."}
+    sides = [run_context(runs[int(i)]) for i in ids]
     providers = sorted({p for side in sides for p, _ in side["bars"]})
     rows = []
     for provider in providers:
-        left = dict(sides[0]["bars"]).get(provider, [])
-        right = dict(sides[1]["bars"]).get(provider, [])
+        left = [pair[1] or pair[0] for pair in dict(sides[0]["bars"]).get(provider, [])]
+        right = [pair[1] or pair[0] for pair in dict(sides[1]["bars"]).get(provider, [])]
         rows.append((provider, list(zip(left, right))))
+    labels = [side["report"]["label"] for side in sides]
     return {
         "a": sides[0],
         "b": sides[1],
         "sides": sides,
         "rows": rows,
+        "picker": picker,
+        "different": labels[0] != labels[1],
         "finished": all(side["finished"] for side in sides),
         "query": request.GET.urlencode(),
     }

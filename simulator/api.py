@@ -62,6 +62,7 @@ def resize(ctx, flavor_ref):
     ignore_hosts = [] if ctx.params.get("allow_resize_to_same_host") else [server.host.name]
     ctx.state["request_spec"] = {
         "flavor_id": new_flavor.pk,
+        "resources": new_flavor.resources(),
         "ignore_hosts": ignore_hosts,
         "requested_destination": ctx.params.get("dest_host") or None,
     }

@@ -133,3 +133,12 @@ def fault_fields(exc):
     if isinstance(exc, NovaException):
         return exc.kwargs["code"], exc.format_message()[:255]
     return 500, type(exc).__name__
+
+
+# Failures that say there was no room: the scheduler found no host, or a host's claim failed.
+ROOM_FAILURES = tuple(cls.msg_fmt.split("%(")[0] for cls in (NoValidHost, MaxRetriesExceeded, ComputeResourcesUnavailable))
+
+
+def about_room(message):
+    """Whether a fault's message says a resize found no room."""
+    return message.startswith(ROOM_FAILURES)

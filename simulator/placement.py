@@ -75,6 +75,20 @@ def inventory_record(inventory):
     }
 
 
+def refusal(record, used, amount):
+    """Why Placement would not fit ``amount`` on an inventory (an ``inventory_record``) holding
+    ``used``, or None when it fits."""
+    if amount > record["max_unit"]:
+        return f"above max_unit {record['max_unit']}"
+    if amount < record["min_unit"]:
+        return f"below min_unit {record['min_unit']}"
+    if amount % record["step_size"]:
+        return f"not a multiple of step_size {record['step_size']}"
+    if used + amount > record["capacity"]:
+        return "more than is free"
+    return None
+
+
 def check_constraints(inventory, amount, provider_uuid):
     """Reject an amount outside min_unit/max_unit or off the step_size."""
     if (
@@ -365,12 +379,7 @@ def allocation_candidates(cloud, resources, provider_names=None, limit=1000):
                 break
             current = used.get((provider.pk, rc), 0)
             summary[rc] = {"capacity": capacity(inventory), "used": current}
-            if (
-                amount < inventory.min_unit
-                or amount > inventory.max_unit
-                or amount % inventory.step_size
-                or current + amount > capacity(inventory)
-            ):
+            if refusal(inventory_record(inventory), current, amount):
                 fits = False
                 break
         if fits:

@@ -1,7 +1,8 @@
 """Snapshots of a cloud's placement state and the run report document."""
 from . import placement
 from .audit import findings
-from .models import Allocation, InstanceActionEvent, InstanceFault, Inventory, Migration, Server
+from . import exceptions as exc
+from .models import Allocation, Host, InstanceActionEvent, InstanceFault, Inventory, Migration, Server
 
 
 def _iso(value):
@@ -84,6 +85,36 @@ def migration_dict(migration):
     }
 
 
+def room(run, before, faults):
+    """What the resize asked for against the free room on each candidate provider at the request
+    (every provider the scheduler could pick: not ignored, not a host whose service is down, the
+    requested destination if any), and whether the run failed for want of room."""
+    spec = (run.context or {}).get("request_spec") or {}
+    requested = spec.get("resources")
+    if not requested or not before:
+        return None
+    down = set(Host.objects.filter(cloud_id=run.cloud_id, service_up=False).values_list("name", flat=True))
+    candidates = {}
+    for provider, inventories in sorted(before["inventories"].items()):
+        wanted = spec.get("requested_destination")
+        if provider in spec.get("ignore_hosts", []) or provider in down or wanted not in (None, provider):
+            continue
+        candidates[provider] = {}
+        for rc, amount in requested.items():
+            record = inventories.get(rc)
+            used = before["usages"].get(provider, {}).get(rc, 0)
+            candidates[provider][rc] = {
+                "asked": amount,
+                "free": record["capacity"] - used if record else 0,
+                "refused": placement.refusal(record, used, amount) if record else "no inventory",
+            }
+    return {
+        "requested": requested,
+        "candidates": candidates,
+        "failed_for_room": any(exc.about_room(fault.message) for fault in faults),
+    }
+
+
 def build_report(run):
     """The run report: the document ``resize_run --json`` prints."""
     state = run.context or {}
@@ -151,6 +182,7 @@ def build_report(run):
         "usages": {"before": before.get("usages"), "after": after.get("usages")},
         "allocations": {"before": before.get("allocations"), "after": after.get("allocations")},
         "inventories": after.get("inventories") or before.get("inventories"),
+        "room": room(run, run.before, faults),
         "events": [
             {
                 "action": event.action.action,

@@ -53,8 +53,12 @@ def test_the_seed_run_page_shows_the_fault_and_the_bars(client, db):
     assert bar(html, "host1", "MEMORY_MB", "after") == (512, 799488)
     assert bar(html, "host2", "MEMORY_MB", "after") == (0, 799488)
     assert bar(html, "host1", "VCPU", "after") == (1, 4000)
-    assert "Used 512 MiB of 780.8 GiB" in html
-    assert 'role="progressbar"' in html and 'aria-label="host2 DISK_GB after: used 0 of 600000"' in html
+    assert "Used 512 MiB of 780.8 GiB (512 MiB reserved)" in html
+    assert 'role="progressbar"' in html
+    assert 'aria-label="host2 DISK_GB after: used 0 of 600000; magnified 24000 times, the bar shows 0 to 25"' in html
+    # FakeDriver's 800000 MB would make a flavor a sliver: the bars are magnified, and say so on the bar.
+    assert html.count("scale 0–3 GiB of 781.2 GiB total, magnified ×260") == 2 * 4  # 4 bars, caption + mark title
+    assert '<span class="seg seg-reserved" style="width: 16.667%" title="reserved 512 MiB"' in html
     assert 'data-stage="finish_resize" data-state="failed"' in html
     assert 'data-verdict="matched"' in html
     assert "hx-get" not in html  # finished: no polling
@@ -90,9 +94,9 @@ def test_htmx_is_served_locally(client, db):
 def test_the_run_page_uses_a_constant_number_of_queries(client, db, django_assert_num_queries):
     small = finished("resize-instance-fails")
     large = finished("prep-resize-reschedule")  # more steps, events, faults and providers
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         client.get(reverse("run-detail", args=[small.pk]))
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         client.get(reverse("run-detail", args=[large.pk]))
 
 
