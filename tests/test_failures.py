@@ -113,12 +113,25 @@ def test_scheduler_failure_keeps_the_server_active_and_hides_the_fault(resize):
     assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
 
 
-def test_claim_conflict_traceback_names_claim_resources(resize):
+def test_claim_conflict_is_nova_s_allocation_update_failed(resize):
     report = resize("scheduler-claim-conflict")
     conductor = report["events"][0]
     assert conductor["event"] == "conductor_migrate_server" and conductor["result"] == "Error"
     assert "claim_resources" in conductor["traceback"]
-    assert "placement.concurrent_update" in report["faults"][0]["message"]
+    uuid = report["server"]["uuid"]
+    message = (
+        f"Failed to update allocations for consumer {uuid}. Error: another process changed the consumer "
+        f"{uuid} after the report client read the consumer state during the claim "
+    )
+    [fault] = report["faults"]
+    assert (fault["code"], fault["message"], fault["host"]) == (500, message, "conductor")
+    assert [(e["event"], e["result"], e["details"]) for e in report["events"]] == [
+        ("conductor_migrate_server", "Error", message),
+        ("cold_migrate", "Error", message),
+    ]
+    assert report["server"]["status"] == "ACTIVE" and report["server"]["host"] == "host1"
+    assert report["migration"]["status"] == "error"
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
 
 
 def test_move_conflict_traceback_names_move_allocations(resize):
