@@ -100,25 +100,30 @@ def _prep_resize(ctx):
 
 
 def _reschedule_resize_or_reraise(ctx, error):
-    """Send the resize back to the conductor with the alternates, or re-raise."""
+    """Call the conductor back with the alternates (an RPC *call*: its exception comes
+    back here), or re-raise ``error``."""
     retry = ctx.state.get("retry")
     if not retry:
         ctx.log("DEBUG", "Retry info not present, will not reschedule")
         raise error
-    ctx.server.task_state = TaskState.RESIZE_PREP
-    ctx.save_server()
-    retry["exc"] = f"{type(error).__name__}: {exc.fault_fields(error)[1]}"
-    retry["hosts"].append(ctx.service)
     try:
+        ctx.server.task_state = TaskState.RESIZE_PREP
+        ctx.save_server()
+        retry["exc"] = f"{type(error).__name__}: {exc.fault_fields(error)[1]}"
+        retry["hosts"].append(ctx.service)
         with ctx.running_on(CONDUCTOR):
             migrate_server(ctx, host_list=list(ctx.state.get("host_list", [])))
-    except Exception:
+    except Exception as reschedule_error:
+        # E.g. the conductor's NoValidHost once the alternates are exhausted: a fault of
+        # its own, before the original error's (which wrap_instance_fault records).
         ctx.log("ERROR", "Error trying to reschedule")
+        add_instance_fault_from_exc(ctx, reschedule_error)
         raise error from None
-    # Rescheduled: the original error is still recorded as a fault and the
-    # compute_prep_resize event ends in Error, while the resize goes on elsewhere.
+    # Rescheduled: the original error is still recorded as a fault, and this returns
+    # normally, so compute_prep_resize ends in Success while the resize goes on elsewhere.
+    ctx.log("ERROR", "Error: %s", error)
     add_instance_fault_from_exc(ctx, error)
-    ctx.swallowed["compute_prep_resize"] = error
+    ctx.rescheduled_from = error
 
 
 # -- resize_instance (source) -----------------------------------------------------------

@@ -30,8 +30,7 @@ class StepContext:
         self.service = service
         self.next_cast = None
         self.log_lines = []
-        self.swallowed = {}  # event name -> error it ends with although nothing was raised
-        self.event_errors = []  # errors of the events that ended in Error during this step
+        self.rescheduled_from = None  # the error a prep_resize rescheduled away from (the step failed)
         self.server = (
             Server.objects.select_for_update(of=("self",))
             .select_related("host", "node", "flavor", "old_flavor", "new_flavor")

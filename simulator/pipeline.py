@@ -135,7 +135,7 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
             ctx.log("WARNING", "Request refused (%s): %s", error.status, error.message)
         except Exception as error:  # an RPC cast: the caller never sees it
             failure = error
-        failure = failure or (ctx.event_errors[0] if ctx.event_errors else None)
+        failure = failure or ctx.rescheduled_from
         RunStep.objects.create(
             run=run,
             seq=seq,

@@ -27,7 +27,12 @@ def claim_resources(ctx, provider, resources):
             USER_ID,
         )
     except placement.ConcurrentUpdate as error:
-        raise exc.AllocationUpdateFailed(consumer_uuid=consumer, error=error.body()) from error
+        # Nova words this conflict itself (trailing space included); Placement's body is dropped.
+        reason = (
+            "another process changed the consumer %s after the report client read the consumer state "
+            "during the claim " % consumer
+        )
+        raise exc.AllocationUpdateFailed(consumer_uuid=consumer, error=reason) from error
     except placement.PlacementError as error:
         ctx.log("WARNING", "Unable to submit allocation for instance %s (%s)", consumer, error.detail)
         return False

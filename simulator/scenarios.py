@@ -97,6 +97,7 @@ class Scenario:
 
 SUCCESS_5 = events("Success", "Success", "Success", "Success", "Success")
 VIF = {"code": 500, "message": "Virtual Interface creation failed"}
+CLAIM_FAILED = "Insufficient compute resources: Simulated prep_resize failure."
 THREE_HOSTS = ["host1", "host2", "host3"]
 
 SEED_EXPECTED = {
@@ -167,7 +168,10 @@ SCENARIOS = {
             "prep-resize-reschedule",
             "prep_resize fails on the first dest; the alternate succeeds",
             "Three hosts. The scheduler picks host2 and keeps host3 as an alternate; host2's resize claim "
-            "fails, the compute reverts the allocation and the conductor reschedules to host3.",
+            "fails, the compute reverts the allocation and calls the conductor back, which reschedules to "
+            "host3. host2's fault is recorded, yet its compute_prep_resize event ends Success; the "
+            "reschedule's events share the request id and stay unfinished (Nova finishes only the first "
+            "event of a name in an action).",
             "nova/tests/functional/test_servers.py ServerMovingTests.test_resize_reschedule_uses_host_lists_1_fail",
             {"hosts": THREE_HOSTS, "fail_at": "prep_resize", "fail_host": "host2"},
             {
@@ -175,10 +179,10 @@ SCENARIOS = {
                     "VERIFY_RESIZE", "resized", "host3", "m1.small", "finished",
                     {"host1": TINY, "host2": ZERO, "host3": SMALL},
                     events(
-                        "Success", "Success", "Error", "Success", "Success", "Success", "Success", "Success",
+                        "Success", "Success", "Success", None, None, None, "Success", "Success",
                         names=RESIZE_EVENTS[:3] + RESIZE_EVENTS + ["compute_finish_resize"],
                     ),
-                    faults=["Insufficient compute resources: Simulated prep_resize failure."],
+                    faults=[CLAIM_FAILED],
                 )
             },
         ),
@@ -186,7 +190,9 @@ SCENARIOS = {
             "prep-resize-reschedule-exhausted",
             "prep_resize fails on every dest; reschedules run out",
             "Three hosts whose resize claims all fail: host2, then the alternate host3, then no host is "
-            "left (MaxRetriesExceeded). The server goes to ERROR on host1 with m1.tiny; no dest keeps usage.",
+            "left (MaxRetriesExceeded, which the conductor records and turns into NoValidHost; host3 records "
+            "that too, then its own claim failure). The server goes to ERROR on host1 with m1.tiny; no dest "
+            "keeps usage. The first event of each name ends Error; the repeated ones stay unfinished.",
             "nova/tests/functional/test_servers.py ServerMovingTests.test_resize_reschedule_uses_host_lists_not_enough_alts",
             {"hosts": THREE_HOSTS, "fail_at": "prep_resize"},
             {
@@ -194,10 +200,17 @@ SCENARIOS = {
                     "ERROR", "error", "host1", "m1.tiny", "error",
                     {"host1": TINY, "host2": ZERO, "host3": ZERO},
                     events(
-                        "Success", "Success", "Error", "Success", "Success", "Error", "Error", "Error",
+                        "Error", "Error", "Error", None, None, None, None, None,
                         names=RESIZE_EVENTS[:3] * 2 + RESIZE_EVENTS[:2],
                     ),
-                    fault={"code": 400, "message": "Insufficient compute resources: Simulated prep_resize failure."},
+                    fault={"code": 400, "message": CLAIM_FAILED},
+                    faults=[
+                        CLAIM_FAILED,
+                        "Exceeded maximum number of retries. Exhausted all hosts available for retrying build "
+                        "failures for instance ",
+                        "No valid host was found. No valid host found for resize",
+                        CLAIM_FAILED,
+                    ],
                 )
             },
         ),
@@ -275,8 +288,9 @@ SCENARIOS = {
         Scenario(
             "scheduler-claim-conflict",
             "The scheduler's claim on the dest hits a generation conflict",
-            "PUT /allocations for the instance on host2 gets 409 placement.concurrent_update: the "
-            "conductor rolls back; the server stays ACTIVE on host1.",
+            "PUT /allocations for the instance on host2 gets 409 placement.concurrent_update, which Nova's "
+            "report client raises as AllocationUpdateFailed (\"another process changed the consumer ... "
+            "during the claim\"): the conductor rolls back; the server stays ACTIVE on host1.",
             "nova/tests/functional/test_servers.py ConsumerGenerationConflictTest.test_migrate_claim_on_dest_fails",
             {"fail_at": "scheduler_claim"},
             {
@@ -284,7 +298,8 @@ SCENARIOS = {
                     "ACTIVE", "active", "host1", "m1.tiny", "error",
                     {"host1": TINY, "host2": ZERO},
                     events("Error", "Error", names=RESIZE_EVENTS[:2]),
-                    faults=["Failed to update allocations for consumer"],
+                    # Nova's report client words the conflict itself; Placement's body is not kept.
+                    faults=["Error: another process changed the consumer "],
                 )
             },
         ),

@@ -36,8 +36,9 @@ def add_instance_fault_from_exc(ctx, error):
 
 @contextlib.contextmanager
 def event_reporter(ctx, event_name):
-    """``EventReporter``: an instance action event around a block."""
-    event = InstanceActionEvent.objects.create(
+    """``EventReporter``: ``action_event_start`` always adds a row; the finish goes
+    through ``_finish_event``."""
+    InstanceActionEvent.objects.create(
         action_id=ctx.state["action_id"],
         event=event_name,
         host=ctx.service,
@@ -48,16 +49,24 @@ def event_reporter(ctx, event_name):
     try:
         yield
     except Exception as error:
-        _finish_event(ctx, event, error)
+        _finish_event(ctx, event_name, error)
         raise
-    _finish_event(ctx, event, ctx.swallowed.pop(event_name, None))
+    _finish_event(ctx, event_name, None)
 
 
-def _finish_event(ctx, event, error):
+def _finish_event(ctx, event_name, error):
+    """``action_event_finish`` (``nova/db/main/api.py``): it updates the *first* row
+    of that name in the action (``.first()``), not the row this reporter started.
+
+    A reschedule reuses the request id, so its repeated rows are never finished and
+    each later finish overwrites the first row's result. A success writes only
+    ``finish_time`` and ``result``: an earlier error's traceback and details stay.
+    """
+    rows = InstanceActionEvent.objects.filter(action_id=ctx.state["action_id"], event=event_name)
+    event = rows.order_by("id").first()
     event.finish_time = ctx.now()
     event.result = "Error" if error else "Success"
     if error:
-        ctx.event_errors.append(error)
         event.traceback = format_traceback(error)
         event.details = exc.fault_fields(error)[1]
         action = ctx.action

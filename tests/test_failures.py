@@ -37,36 +37,101 @@ def test_verdict_lists_what_differs(resize, db):
     assert any(m.startswith("usages.after.host2") for m in result["mismatches"])
 
 
+CLAIM_FAILED = "Insufficient compute resources: Simulated prep_resize failure."
+
+
+def rows(report):
+    """The instance action event rows in creation order: (event, host, result, finished)."""
+    return [(e["event"], e["host"], e["result"], e["finish_time"] is not None) for e in report["events"]]
+
+
+def action_message(report):
+    from simulator.models import InstanceAction
+
+    [request_id] = {e["request_id"] for e in report["events"]}
+    return InstanceAction.objects.get(request_id=request_id).message
+
+
 def test_reschedule_records_the_first_failure_but_lands_on_the_alternate(resize):
     report = resize("prep-resize-reschedule")
     assert report["server"]["status"] == "VERIFY_RESIZE"
     assert report["server"]["host"] == "host3"
     assert report["server"]["fault"] is None  # the API shows faults only for ERROR
     [fault] = report["faults"]
-    assert fault["host"] == "host2" and fault["code"] == 400
+    assert (fault["code"], fault["message"], fault["host"]) == (400, CLAIM_FAILED, "host2")
     assert fault["details"] == ""  # tracebacks are kept for code 500 only
     assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO, "host3": SMALL}
-    prep = [e for e in report["events"] if e["event"] == "compute_prep_resize"]
-    assert [(e["host"], e["result"]) for e in prep] == [("host2", "Error"), ("host3", "Success")]
     assert report["migration"]["status"] == "finished"
     assert report["migration"]["dest_compute"] == "host3"
     steps = [(s["name"], s["host"], s["failed"]) for s in report["steps"]]
     assert steps == [
         ("conductor.migrate_server", "conductor", False),
-        ("compute.prep_resize", "host2", True),
+        ("compute.prep_resize", "host2", True),  # its claim failed; it rescheduled
         ("compute.prep_resize", "host3", False),
         ("compute.resize_instance", "host1", False),
         ("compute.finish_resize", "host3", False),
     ]
+    assert report["steps"][1]["error"] == CLAIM_FAILED
 
 
-def test_exhausted_reschedules_end_in_error_with_the_original_fault(resize):
+def test_a_reschedule_ends_the_failed_hosts_event_in_success_and_leaves_the_repeats_unfinished(resize):
+    """Nova 34: _reschedule_resize_or_reraise returns normally after a good reschedule, and
+    action_event_finish updates the first row of a name in the (shared) action."""
+    report = resize("prep-resize-reschedule")
+    assert rows(report) == [
+        ("conductor_migrate_server", "conductor", "Success", True),
+        ("cold_migrate", "conductor", "Success", True),
+        ("compute_prep_resize", "host2", "Success", True),
+        ("conductor_migrate_server", "conductor", None, False),
+        ("cold_migrate", "conductor", None, False),
+        ("compute_prep_resize", "host3", None, False),
+        ("compute_resize_instance", "host1", "Success", True),
+        ("compute_finish_resize", "host3", "Success", True),
+    ]
+    unfinished = [e for e in report["events"] if e["result"] is None]
+    assert all(e["finish_time"] is None and e["details"] is None and e["traceback"] is None for e in unfinished)
+    # host3's finish landed on host2's row, after host2's own.
+    host2_row = report["events"][2]
+    assert host2_row["finish_time"] > report["events"][5]["start_time"]
+    assert action_message(report) is None  # no event ended in Error
+
+
+def test_exhausted_reschedules_end_in_error_with_every_fault_nova_records(resize):
     report = resize("prep-resize-reschedule-exhausted")
-    assert report["server"]["status"] == "ERROR"
-    assert report["server"]["host"] == "host1"
-    messages = [f["message"] for f in report["faults"]]
-    assert messages[1].startswith("Exceeded maximum number of retries. Exhausted all hosts available")
-    assert messages[-1] == "Insufficient compute resources: Simulated prep_resize failure."
+    server = report["server"]
+    assert (server["status"], server["vm_state"], server["task_state"], server["host"], server["flavor"]) == (
+        "ERROR", "error", None, "host1", "m1.tiny"
+    )
+    faults = [(f["code"], f["message"], f["host"], bool(f["details"])) for f in report["faults"]]
+    assert faults == [
+        (400, CLAIM_FAILED, "host2", False),
+        (
+            500,
+            "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures "
+            f"for instance {server['uuid']}.",
+            "conductor",
+            True,
+        ),
+        (500, "No valid host was found. No valid host found for resize", "host3", True),  # the failed call back
+        (400, CLAIM_FAILED, "host3", False),
+    ]
+    assert server["fault"]["message"] == CLAIM_FAILED  # the API shows the latest
+    assert report["migration"]["status"] == "error"
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO, "host3": ZERO}
+    assert rows(report) == [
+        ("conductor_migrate_server", "conductor", "Error", True),
+        ("cold_migrate", "conductor", "Error", True),
+        ("compute_prep_resize", "host2", "Error", True),
+        ("conductor_migrate_server", "conductor", None, False),
+        ("cold_migrate", "conductor", None, False),
+        ("compute_prep_resize", "host3", None, False),
+        ("conductor_migrate_server", "conductor", None, False),
+        ("cold_migrate", "conductor", None, False),
+    ]
+    # The last writers of the first rows: the conductor's NoValidHost, host3's claim failure.
+    details = [e["details"] for e in report["events"][:3]]
+    assert details == ["No valid host was found. No valid host found for resize"] * 2 + [CLAIM_FAILED]
+    assert action_message(report) == "Error"
 
 
 def test_requested_destination_is_not_rescheduled(resize):
@@ -113,12 +178,25 @@ def test_scheduler_failure_keeps_the_server_active_and_hides_the_fault(resize):
     assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
 
 
-def test_claim_conflict_traceback_names_claim_resources(resize):
+def test_claim_conflict_is_nova_s_allocation_update_failed(resize):
     report = resize("scheduler-claim-conflict")
     conductor = report["events"][0]
     assert conductor["event"] == "conductor_migrate_server" and conductor["result"] == "Error"
     assert "claim_resources" in conductor["traceback"]
-    assert "placement.concurrent_update" in report["faults"][0]["message"]
+    uuid = report["server"]["uuid"]
+    message = (
+        f"Failed to update allocations for consumer {uuid}. Error: another process changed the consumer "
+        f"{uuid} after the report client read the consumer state during the claim "
+    )
+    [fault] = report["faults"]
+    assert (fault["code"], fault["message"], fault["host"]) == (500, message, "conductor")
+    assert [(e["event"], e["result"], e["details"]) for e in report["events"]] == [
+        ("conductor_migrate_server", "Error", message),
+        ("cold_migrate", "Error", message),
+    ]
+    assert report["server"]["status"] == "ACTIVE" and report["server"]["host"] == "host1"
+    assert report["migration"]["status"] == "error"
+    assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO}
 
 
 def test_move_conflict_traceback_names_move_allocations(resize):

@@ -75,6 +75,15 @@ def test_after_the_fix_host2_bar_holds_m1_small_and_is_highlighted(client, db):
     assert "seg seg-mismatch" in html
 
 
+def test_a_rescheduled_run_page_says_which_events_nova_never_finished(client, db):
+    run = finished("prep-resize-reschedule")
+    html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    events = html.split('<table class="events">')[1].split("</table>")[0]
+    assert events.count("not finished (Nova finishes only the first row of a name)") == 3
+    assert "running" not in events
+    assert 'data-stage="prep_resize" data-state="done"' in html and "1 failed attempt, rescheduled" in html
+
+
 def test_an_unfinished_run_polls_its_live_partial(client, db):
     run = start_run("resize-confirm", {})
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
