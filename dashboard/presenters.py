@@ -105,6 +105,7 @@ def room_rows(room):
     if not room or not room["failed_for_room"]:
         return None
     return {
+        "fitted": any(not any(r["refused"] for r in by_rc.values()) for by_rc in room["candidates"].values()),
         "requested": ", ".join(f"{rc} {human(rc, amount)}" for rc, amount in room["requested"].items()),
         "candidates": [
             (

@@ -123,6 +123,7 @@ def test_a_resize_that_found_no_room_shows_what_it_asked_for_against_what_was_fr
     run = finished("no-valid-host")
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
 
+    assert "<h2>No room: what the resize asked for, against what was free</h2>" in html
     assert "The new flavor asks for VCPU 4 VCPU, MEMORY_MB 8 GiB, DISK_GB 80 GB" in html
     row = re.search(r'<tr data-provider="host2">(.*?)</tr>', html, re.S)[1]
     assert '<td class="refused" data-rc="MEMORY_MB">asked 8 GiB, 7.5 GiB free: <b>more than is free</b></td>' in row
@@ -132,6 +133,13 @@ def test_a_resize_that_found_no_room_shows_what_it_asked_for_against_what_was_fr
     memory = bars(html)[("host2", "MEMORY_MB", "before")]
     assert memory["segments"][-1] == ("asked refused", 93.75, 8192)  # runs off the bar: it does not fit
     assert '<div class="usage-asked refused">asked 8 GiB, 7.5 GiB free: more than is free</div>' in html
+
+
+def test_an_injected_claim_failure_says_there_was_room(client, db):
+    html = client.get(reverse("run-detail", args=[finished("prep-resize-reschedule-exhausted").pk])).content.decode()
+    assert "<h2>A claim failed although there was room: what the resize asked for, against what was free</h2>" in html
+    row = re.search(r'<tr data-provider="host3">(.*?)</tr>', html, re.S)[1]
+    assert '<td class="" data-rc="MEMORY_MB">asked 2 GiB, 780.8 GiB free</td>' in row
 
 
 def test_a_resize_that_failed_otherwise_shows_no_room_panel(client, db):
