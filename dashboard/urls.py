@@ -6,6 +6,7 @@ from . import lists, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("runs/", lists.run_list, name="run-list"),
     path("runs/new/", views.run_new, name="run-new"),
     path("runs/compare/", views.run_compare, name="run-compare"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/live/", views.run_live, name="run-live"),
     path("runs/<int:pk>/rerun/", views.run_rerun, name="run-rerun"),
+    path("runs/<int:pk>/abort/", views.run_abort, name="run-abort"),
     path("runs/<int:pk>/toggle-bug/<str:bug>/", views.run_toggle_bug, name="run-toggle-bug"),
     path("providers/", lists.provider_list, name="provider-list"),
     path("providers/<uuid:uuid>/", lists.provider_detail, name="provider-detail"),

@@ -1,22 +1,35 @@
 """The dashboard's run pages: home, the run page and its live partial, the form, compare."""
+from functools import wraps
+from pathlib import Path
+
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from simulator.audit import audit_cloud, findings
 from simulator.models import Cloud, Run
-from simulator.pipeline import InvalidRun, start_run
+from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.report import snapshot
 from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, KNOWN_BUGS, SCENARIOS
-from simulator.tasks import cast
+from simulator.tasks import cast, revoke
 
 from .forms import RunForm
 from .presenters import presets, run_context
 from .usage import build_bars, cloud_scales, consumer_names
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "dashboard" / "favicon.ico"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """``/favicon.ico``, where browsers look for it whatever the page says."""
+    return FileResponse(FAVICON.open("rb"), content_type="image/x-icon")
 
 
 def _run(pk):
@@ -115,8 +128,20 @@ def _initial(request):
     return {**RunForm.initial_for(params), "scenario": scenario, "loaded": scenario}
 
 
-@login_required
-@require_POST
+def run_action(view):
+    """A button on a run's page (POST only). Logged out, it sends the user to log in and back to
+    the run's page: never back to this URL, which a browser would GET (405)."""
+
+    @wraps(view)
+    def wrapper(request, pk, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(reverse("run-detail", args=[pk]))
+        return view(request, pk, *args, **kwargs)
+
+    return require_POST(wrapper)
+
+
+@run_action
 def run_rerun(request, pk):
     """Start a run with exactly the same parameters."""
     run = _run(pk)
@@ -128,8 +153,22 @@ def run_rerun(request, pk):
     return redirect("run-detail", pk=again.pk)
 
 
-@login_required
-@require_POST
+@run_action
+def run_abort(request, pk):
+    """Stop an unfinished run (as ``POST /api/runs/{id}/abort/`` does)."""
+    _run(pk)
+    try:
+        _, task_id = abort(pk, request.user.get_username())
+    except AlreadyFinished as error:
+        messages.info(request, str(error))
+    else:
+        if task_id:
+            revoke(task_id)
+        messages.info(request, f"Run {pk} aborted.")
+    return redirect("run-detail", pk=pk)
+
+
+@run_action
 def run_toggle_bug(request, pk, bug):
     """Run the same scenario with one known bug switched the other way, and compare."""
     run = _run(pk)
@@ -147,13 +186,16 @@ def run_toggle_bug(request, pk, bug):
 
 
 def run_compare(request):
-    """Two runs side by side, bars aligned by provider and resource class."""
+    """Two runs side by side, bars aligned by provider and resource class; without two runs, a picker."""
     context = _compare_context(request)
-    return render(request, "runs/compare.html", context)
+    return render(request, "runs/compare.html", context, status=context.get("status", 200))
 
 
 def run_compare_live(request):
-    return render(request, "runs/_compare_live.html", _compare_context(request))
+    context = _compare_context(request)
+    if not context["sides"]:
+        raise Http404(context.get("error") or "Give two runs: ?a=<id>&b=<id>")
+    return render(request, "runs/_compare_live.html", context)
 
 
 def _compare_context(request):
@@ -161,11 +203,13 @@ def _compare_context(request):
     ids = [request.GET.get("a", ""), request.GET.get("b", "")]
     picker = {"a": ids[0], "b": ids[1], "recent": Run.objects.only("pk", "scenario", "params", "status")[:50]}
     if not all(i.isdigit() for i in ids):
-        return {"sides": None, "picker": picker, "error": "Pick two runs by their number." if any(ids) else ""}
+        if not any(ids):
+            return {"sides": None, "picker": picker}
+        return {"sides": None, "picker": picker, "error": "Pick two runs by their number.", "status": 400}
     runs = {run.pk: run for run in Run.objects.select_related("cloud", "server").filter(pk__in=ids)}
     missing = [i for i in ids if int(i) not in runs]
     if missing:
-        return {"sides": None, "picker": picker, "error": f"There is no run {missing[0]}."}
+        return {"sides": None, "picker": picker, "error": f"There is no run {missing[0]}.", "status": 404}
     sides = [run_context(runs[int(i)]) for i in ids]
     providers = sorted({p for side in sides for p, _ in side["bars"]})
     rows = []

@@ -1439,3 +1439,28 @@ def test_the_docs_are_served_with_local_assets(anon):
         assert finders.find(asset.removeprefix("/static/")), f"{asset} is not a local static file"
     assert "http://" not in html and "https://" not in html and "cdn" not in html.lower()
     assert '"/api/schema/"' in html
+
+
+# -- the API's root and URLs that name nothing ------------------------------------------------
+def test_the_api_root_lists_every_endpoint_of_the_schema(api):
+    root = api.get("/api/")
+    assert root.status_code == 200
+    body = root.json()
+    schema = api.get("/api/schema/?format=json").json()
+    assert {e["path"]: e["methods"] for e in body["endpoints"]} == {
+        path: sorted(method.upper() for method in operations) for path, operations in schema["paths"].items()
+    }
+    assert "/api/allocations/{consumer_uuid}/" in [e["path"] for e in body["endpoints"]]
+    assert body["schema"] == "http://testserver/api/schema/" and body["docs"] == "http://testserver/api/docs/"
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [("get", "/api/nothing-here/"), ("post", "/api/runs/abc/"), ("get", "/api/runs/1/steps/"), ("delete", "/api/x"),
+     ("get", "/api/runs/999999/"), ("get", f"/api/allocations/{MISSING}/x/")],
+)
+def test_urls_that_name_nothing_under_the_api_are_json_404s(api, method, path):
+    response = getattr(api, method)(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"]

@@ -266,3 +266,98 @@ def test_compare_with_the_bug_off_shows_both_outcomes_side_by_side(logged_in, se
     bars = re.findall(r'data-provider="(host\d)" data-rc="MEMORY_MB" data-when="after" data-used="(\d+)"', html)
     assert bars == [("host1", "512"), ("host1", "0"), ("host2", "0"), ("host2", "2048")]
     assert "hx-get" not in html
+
+
+# -- paths a user walks into -----------------------------------------------------------------------
+@pytest.mark.parametrize("action", ["run-rerun", "run-abort", "run-toggle-bug"])
+def test_a_run_button_pressed_while_logged_out_returns_to_the_run_page_after_login(client, user, sent, action):
+    run = start_run("resize-confirm", {})
+    args = [run.pk, "1825537"] if action == "run-toggle-bug" else [run.pk]
+    response = client.post(reverse(action, args=args))
+    page = reverse("run-detail", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next={page}"
+
+    login = client.post(response["Location"], {"username": "operator", "password": "s3cret-pass"})
+    assert login.status_code == 302 and login["Location"] == page
+    assert client.get(page).status_code == 200
+    assert Run.objects.count() == 1 and sent == []  # nothing was started by the logged-out press
+
+
+def test_a_logged_out_visitor_sees_a_login_link_instead_of_buttons(client, db):
+    run = finished("resize-confirm")
+    html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert f'href="/accounts/login/?next=/runs/{run.pk}/">Log in to re-run or compare with a bug switched</a>' in html
+    assert 'action="/runs/' not in html
+
+
+def test_abort_an_unfinished_run_from_its_page(logged_in, sent, monkeypatch):
+    revoked = []
+    monkeypatch.setattr("dashboard.views.revoke", revoked.append)
+    run = start_run("resize-confirm", {})
+    html = logged_in.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert f'<form method="post" action="/runs/{run.pk}/abort/"' in html
+
+    response = logged_in.post(reverse("run-abort", args=[run.pk]), follow=True)
+    html = response.content.decode()
+    assert f"Run {run.pk} aborted." in html
+    assert 'data-verdict="aborted"' in html and 'data-verdict="mismatch"' not in html
+    assert "Aborted by operator before conductor.migrate_server." in html
+    assert revoked == [run.task_id] and f'action="/runs/{run.pk}/abort/"' not in html  # no Abort once finished
+
+    again = logged_in.post(reverse("run-abort", args=[run.pk]), follow=True).content.decode()
+    assert f"Run {run.pk} is already crashed." in again
+
+
+def test_an_unfinished_run_reloads_itself_without_javascript(client, db):
+    run = start_run("resize-confirm", {})
+    head = client.get(reverse("run-detail", args=[run.pk])).content.decode().split("</head>")[0]
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in head
+    run_to_completion(run)
+    head = client.get(reverse("run-detail", args=[run.pk])).content.decode().split("</head>")[0]
+    assert "refresh" not in head
+
+
+def test_compare_picks_any_two_runs_and_says_when_their_scenarios_differ(client, db):
+    picker = client.get(reverse("run-compare"))
+    assert picker.status_code == 200
+    assert '<input type="number" min="1" id="compare-a" name="a"' in picker.content.decode()
+
+    confirm, seed = finished("resize-confirm"), finished("bug-1825537")
+    unfinished = start_run("resize-revert", {})
+    for run in (confirm, seed, unfinished):
+        assert f'<option value="{run.pk}">#{run.pk} {run.label} · {run.status}</option>' in client.get(
+            reverse("run-compare")
+        ).content.decode()
+
+    html = client.get(reverse("run-compare") + f"?a={confirm.pk}&b={seed.pk}").content.decode()
+    assert "— different scenarios: resize-confirm vs bug-1825537" in html
+    html = client.get(reverse("run-compare") + f"?a={seed.pk}&b={unfinished.pk}").content.decode()
+    assert f"run {seed.pk} after, run {unfinished.pk} now" in html
+    assert f"<h4>run {unfinished.pk} · now</h4>" in html and 'data-when="now"' in html
+
+    assert client.get(reverse("run-compare") + "?a=1&b=x").status_code == 400
+    missing = client.get(reverse("run-compare") + f"?a={seed.pk}&b=999999")
+    assert missing.status_code == 404 and "There is no run 999999." in missing.content.decode()
+
+
+def test_the_favicon_is_served(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content).startswith(b"\x00\x00\x01\x00")
+
+
+def test_in_local_debug_mode_the_demo_user_can_open_the_admin(client, db, settings):
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert client.login(username="demo", password="demo")
+    assert client.get("/admin/").status_code == 200
+
+    settings.DEBUG = False  # outside it: no password and no admin rights for demo
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    from django.contrib.auth import get_user_model
+
+    demo = get_user_model().objects.get(username="demo")
+    assert not demo.is_staff and not demo.is_superuser
+    assert not demo.has_usable_password() and not client.login(username="demo", password="demo")

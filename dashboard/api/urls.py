@@ -1,5 +1,5 @@
 """Routes of the REST API, under /api/."""
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -8,6 +8,7 @@ from . import views
 app_name = "api"
 
 router = DefaultRouter()
+router.include_root_view = False  # the root lists every endpoint, not only the viewsets
 router.register("runs", views.RunViewSet, basename="run")
 router.register("scenarios", views.ScenarioViewSet, basename="scenario")
 router.register("hosts", views.HostViewSet, basename="host")
@@ -17,6 +18,7 @@ router.register("servers", views.ServerViewSet, basename="server")
 router.register("migrations", views.MigrationViewSet, basename="migration")
 
 urlpatterns = [
+    path("", views.APIRoot.as_view(), name="api-root"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("providers/<uuid:uuid>/inventories/", views.InventoryView.as_view(), name="provider-inventories"),
@@ -28,4 +30,5 @@ urlpatterns = [
     path("allocations/<uuid:consumer_uuid>/", views.AllocationView.as_view(), name="allocations"),
     path("audit/", views.AuditView.as_view(), name="audit"),
     *router.urls,
+    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
 ]

@@ -1,4 +1,6 @@
 """The REST API: start runs and follow them, read and edit the simulated clouds."""
+import functools
+
 from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -6,7 +8,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view, permission_classes, schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -37,6 +39,41 @@ from simulator.states import RESOURCE_CLASSES
 from simulator.tasks import cast, revoke
 
 from . import filters, serializers
+
+class APIRoot(APIView):
+    """``/api/``: every endpoint of the API with its methods, the OpenAPI schema and its docs."""
+
+    permission_classes = []
+    schema = None  # not an endpoint of the API itself
+
+    def get(self, request):
+        endpoints = [
+            {"path": path, "methods": sorted(method.upper() for method in operations)}
+            for path, operations in _openapi_paths().items()
+        ]
+        return Response(
+            {
+                "schema": request.build_absolute_uri(reverse("api:schema")),
+                "docs": request.build_absolute_uri(reverse("api:docs")),
+                "endpoints": endpoints,
+            }
+        )
+
+
+@functools.cache
+def _openapi_paths():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator(patterns=None).get_schema(request=None, public=True)["paths"]
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([])
+@schema(None)
+def not_found(request, path=""):
+    """Any URL under /api/ that names no endpoint: a JSON 404, never an HTML page."""
+    raise NotFound(f"No endpoint at /api/{path}. The endpoints are listed at /api/.")
+
 
 def conflict(detail, code=None):
     body = {"detail": detail}

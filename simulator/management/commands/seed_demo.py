@@ -28,15 +28,18 @@ class Command(BaseCommand):
         self._demo_user()
 
     def _demo_user(self):
-        """Local debug mode: user demo / demo. Otherwise no password until an operator sets one."""
+        """Local debug mode: user demo / demo, who may also open the admin. Otherwise no password
+        until an operator sets one, and no admin rights."""
         user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
         if settings.DEBUG:
             if created or not user.has_usable_password():
                 user.set_password(DEMO_USER)
-                user.save()
-            self.stdout.write(f"Log in as {DEMO_USER} / {DEMO_USER} (local debug mode).")
+            user.is_staff = user.is_superuser = True
+            user.save()
+            self.stdout.write(f"Log in as {DEMO_USER} / {DEMO_USER} (local debug mode; also the admin's login).")
         else:
-            if created:
+            if created or user.check_password(DEMO_USER):  # never the debug mode's known password
                 user.set_unusable_password()
-                user.save()
+            user.is_staff = user.is_superuser = False
+            user.save()
             self.stdout.write(f"Set a password for {DEMO_USER} with: python manage.py changepassword {DEMO_USER}")
