@@ -214,6 +214,7 @@ def test_pages_fit_a_phone(browser, site, screenshots, path):
         for box in phone.eval_on_selector_all(selector, "els => els.map(e => e.getBoundingClientRect().toJSON())"):
             assert box["left"] >= 0 and box["right"] <= 390, (selector, box)
     if path.startswith("/runs/{run}"):
+        phone.locator("#run-live .panel:has(.usage)").scroll_into_view_if_needed()
         phone.screenshot(path=str(screenshots / "run-phone.png"), full_page=False)
     context.close()
 
