@@ -37,3 +37,13 @@ def postgres_server():
             yield url
     except FileNotFoundError as error:
         pytest.skip(str(error))
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest 9, schemathesis gives every operation's test the same node id; give each its
+    operation as parameters, so that reports say which one and pytest-xdist (which keeps one test
+    per id) runs them all."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and item.id.params is None:
+            item._id = item.id.with_params(label)

@@ -133,6 +133,18 @@ class LiveStack:
         result = self.manage("resize_run", "--no-wait", *args, check=True)
         return int(result.stdout.strip().splitlines()[-1])
 
+    def start_many(self, *scenarios, **overrides):
+        """Start several runs at once from one process (as many terminals would); their ids."""
+        return self.python(
+            "import json; from simulator.pipeline import start_run; from simulator.tasks import cast; "
+            f"print(json.dumps([start_run(name, {overrides!r}, on_cast=cast).pk for name in {list(scenarios)!r}]))"
+        )
+
+    def queued_messages(self, queues):
+        """How many messages wait in these Redis queues (not those delivered to a worker)."""
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.5)
+        return sum(client.llen(queue) for queue in queues)
+
     def report(self, run_id, wait=True, timeout=120):
         args = ["run_report", str(run_id), "--json"] + (["--wait", "--timeout", str(timeout)] if wait else [])
         result = self.manage(*args, check=True, timeout=timeout + 60)
