@@ -111,7 +111,7 @@ def test_no_run_is_lost_when_redis_restarts_during_a_batch(stack):
     stack.start_worker("w1", concurrency=2)
     runs = stack.start_many(
         "bug-1825537", "resize-confirm", "resize-revert", "prep-resize-reschedule", "confirm-delete-conflict",
-        "resize-instance-fails", step_delay=0.4,
+        "resize-instance-fails", step_delay=0.1,
     )
     # Six runs, two worker processes: casts wait in Redis. Kill it while at least three do, so
     # that some are lost whatever the worker takes meanwhile (it takes at most two).
@@ -123,7 +123,7 @@ def test_no_run_is_lost_when_redis_restarts_during_a_batch(stack):
     stack.kill_redis()  # every queued message is gone with it
     stack.start_redis()
 
-    reports = [stack.report(run_id, timeout=90) for run_id in runs]
+    reports = stack.reports(runs, timeout=90)
     assert [r["status"] for r in reports] == ["done"] * len(runs)
     assert [r["verdict"]["matched"] for r in reports] == [True] * len(runs)
     assert sum(r["redispatches"] for r in reports) >= 1  # the lost casts were sent again
