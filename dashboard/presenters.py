@@ -1,7 +1,7 @@
 """What the run pages show, computed in Python from the run report."""
 import json
 
-from simulator.audit import audit_cloud, findings
+from simulator.audit import audit_cloud, audit_summary, findings
 from simulator.report import build_report, snapshot
 from simulator.scenarios import KNOWN_BUGS, SCENARIOS, differences, preset_run
 from simulator.tasks import queue_for
@@ -154,6 +154,7 @@ def run_context(run):
         "hidden_faults": hidden,
         "audit": audit,
         "audit_findings": findings(audit),
+        "audit_summary": audit_summary(audit),
         "allocations": allocations,
         "params": [(key, json.dumps(value)) for key, value in sorted(report["params"].items())],
         "expected_text": describe_outcome((report["verdict"] or {}).get("expected")),
