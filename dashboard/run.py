@@ -7,18 +7,18 @@
    process ("Port 8000 is in use by python3 (pid 4242, ...)") and nothing starts (exit 1).
 2. migrates, loads the demo data, and starts Redis (if needed), the worker and the web server.
 3. prints "Up: <url>" once the web server answers a request and the worker a ping, with the
-   command to type in another terminal. That terminal needs no configuration to reach this
-   Redis (dashboard/locations.py), so the line only names the variables it really needs:
-   ``DASHBOARD_VAR_DIR`` and ``DATABASE_URL`` when they are set here. The worker, once
-   ready, warns about any worker of another checkout or other code on the same Redis
-   (simulator/worker.py).
+   command to type in another terminal. That terminal finds this Redis with no configuration
+   (dashboard/locations.py), so the line only names what it really needs: the var dir when it
+   is not the default, and ``DATABASE_URL`` when it is set. The worker, once ready, warns
+   about any worker of another checkout or other code on the same Redis (simulator/worker.py).
 
 It owns what it starts. SIGHUP (the terminal closed), SIGINT (Ctrl-C) and SIGTERM stop the
-web server, the worker, then Redis, each given up to 15 s in all before it is killed, and
-it exits 0. If a process it started exits, it stops the others and exits 1. Each child
-runs in its own process group and has the kernel send it SIGTERM when this process dies,
-however it dies, SIGKILL included (``PR_SET_PDEATHSIG``, Linux): Redis and the web server
-exit, and the worker shuts down its pool, whose processes Celery ties to it the same way.
+web server, the worker, then Redis, within 15 s in all (what is left then is killed), and it
+exits 0. If a process it started exits, it stops the others and exits 1. Each child runs in
+its own process group and has the kernel send it SIGTERM when this process dies, however it
+dies, SIGKILL included (``PR_SET_PDEATHSIG``, Linux): Redis and the web server exit, and the
+worker shuts down its pool, whose processes Celery ties to it the same way. The record for
+other terminals is then left behind, naming a dead pid, and they ignore it.
 
 Redis: ``$REDIS_URL`` if set; else whatever answers on 127.0.0.1:``DASHBOARD_REDIS_PORT``
 (6379), said whose it is and left running at the end; else a Redis server started here on
@@ -112,7 +112,7 @@ def _stop_on_signal(signum, frame):
 
 
 def say(text, stream=sys.stdout):
-    """Print, even when the terminal is gone (after a hang-up writes fail; stopping goes on)."""
+    """Print; once the terminal is gone (a hang-up) the text is dropped and stopping goes on."""
     try:
         print(text, file=stream, flush=True)
     except OSError:
@@ -194,8 +194,8 @@ def check_ports():
 
 # -- processes ---------------------------------------------------------------------------
 def die_with_this_process():
-    """A ``preexec_fn``: the kernel sends the child SIGTERM when this process dies, SIGKILL
-    included (Linux's PR_SET_PDEATHSIG, kept across exec). Nothing elsewhere.
+    """The ``preexec_fn`` after which the kernel sends the child SIGTERM when this process dies,
+    SIGKILL included (Linux's PR_SET_PDEATHSIG, kept across exec); None elsewhere.
 
     The signal follows the thread that forked the child: children are started from the main
     thread, which lives as long as the process."""
@@ -227,7 +227,7 @@ class Stack:
     def check(self):
         for name, process in self.children:
             if process.poll() is not None:
-                raise Failed(f"The {name} exited with code {process.returncode}; stopping everything.")
+                raise Failed(f"The {name} process exited with code {process.returncode}; stopping everything.")
 
     def wait_for(self, answers, what):
         deadline = time.monotonic() + START_TIMEOUT
@@ -285,7 +285,8 @@ def another_terminal():
     if os.environ.get("DATABASE_URL"):
         needed["DATABASE_URL"] = os.environ["DATABASE_URL"]
     exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in needed.items())
-    return (f"export {exports} && " if needed else "") + ". .venv/bin/activate && python manage.py resize_run --scenario bug-1825537"
+    command = ". .venv/bin/activate && python manage.py resize_run --scenario bug-1825537"
+    return f"export {exports} && {command}" if needed else command
 
 
 def bring_up(stack):
@@ -294,7 +295,6 @@ def bring_up(stack):
     seeded = manage("seed_demo")
     say(seeded.rstrip())
     login = next((line for line in seeded.splitlines() if "Log in" in line or "password" in line), "")
-    other_terminal = another_terminal()
     os.environ["REDIS_URL"] = redis_url  # for the children and the worker's ping
     if start_redis:
         stack.start("redis")
@@ -305,7 +305,7 @@ def bring_up(stack):
     url = f"http://{HOST}:{web_port()}/"
     stack.wait_for(lambda: web_answers(url), f"The web server at {url}")
     stack.wait_for(lambda: worker_answers(host_format(WORKER_NAME)), "The worker")
-    say(f"\nUp: {url}  {login}  (Ctrl-C stops everything)\nIn another terminal: {other_terminal}\n")
+    say(f"\nUp: {url}  {login}  (Ctrl-C stops everything)\nIn another terminal: {another_terminal()}\n")
     while True:
         stack.check()
         time.sleep(0.5)
