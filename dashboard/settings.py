@@ -1,16 +1,17 @@
 """Settings for the resize-failure dashboard.
 
 Everything comes from environment variables with safe local defaults, so a fresh
-clone runs with no configuration: SQLite under ``var/`` and Redis on localhost.
+clone runs with no configuration: SQLite under ``var/`` and Redis on localhost
+(dashboard/locations.py: where ``make run``'s Redis is).
 """
 import os
-from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("DASHBOARD_VAR_DIR", BASE_DIR / "var"))
+from dashboard.locations import BASE_DIR, redis_url, var_dir
+
+VAR_DIR = var_dir()
 
 
 def env_bool(name, default):
@@ -102,7 +103,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,14 +1,72 @@
 """Worker boot steps: the reaper, and ``--all-hosts`` (consume every compute host's queue,
-picking up hosts created after the worker started)."""
+picking up hosts created after the worker started).
+
+Every worker answers the ``checkout`` control command with the checkout it runs from and a
+hash of its code, and, once ready, warns about any worker on the same broker that runs
+another checkout or other code: that worker would execute this checkout's runs.
+"""
+import hashlib
 import logging
+from pathlib import Path
 
 from celery import bootsteps
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_ready
+from celery.utils.log import get_logger
+from celery.worker.control import control_command
 from click import Option
 from django.conf import settings
 from django.db import close_old_connections
 
 LOG = logging.getLogger("simulator")
+WORKER_LOG = get_logger(__name__)  # the worker's own log, shown at its --loglevel
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+WORKER_PACKAGES = ("dashboard", "simulator")  # the code a worker runs
+
+
+def code_version(checkout):
+    """A short hash of the worker packages' Python sources in ``checkout``."""
+    digest = hashlib.sha256()
+    for package in WORKER_PACKAGES:
+        for path in sorted((checkout / package).rglob("*.py")):
+            digest.update(path.relative_to(checkout).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# Computed once, as the code is imported: a worker started before an edit keeps telling the
+# version it runs.
+IDENTITY = {"checkout": str(CHECKOUT), "code": code_version(CHECKOUT)}
+
+
+@control_command()
+def checkout(state):
+    """The checkout this worker runs from and its code version."""
+    return IDENTITY
+
+
+def foreign_workers(app, timeout=0.5):
+    """One message per worker on ``app``'s broker whose checkout or code differs from this one's."""
+    messages = []
+    for reply in app.control.broadcast("checkout", reply=True, timeout=timeout):
+        for name, identity in reply.items():
+            if identity == IDENTITY:
+                continue
+            if "code" not in identity:  # it does not know the command: code older than it
+                described, reason = "a version that cannot tell its checkout", "with older code"
+            else:
+                described = f"checkout {identity['checkout']}, code {identity['code']}"
+                reason = "from another checkout" if identity["checkout"] != IDENTITY["checkout"] else "with other code"
+            messages.append(
+                f"Worker {name} ({described}) consumes the same queues {reason}: it would execute this "
+                "checkout's runs. Stop it or give this checkout another Redis (DASHBOARD_REDIS_PORT / REDIS_URL)."
+            )
+    return messages
+
+
+def _warn_about_foreign_workers(sender, **kwargs):
+    for message in foreign_workers(sender.app):
+        WORKER_LOG.warning(message)
 
 
 class AllHostQueues(bootsteps.StartStopStep):
@@ -76,6 +134,7 @@ def _no_query_log(**kwargs):
 
 def install(app):
     worker_init.connect(_no_query_log, weak=False)
+    worker_ready.connect(_warn_about_foreign_workers, weak=False)
     app.user_options["worker"].add(
         Option(
             ["--all-hosts"],
