@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -128,13 +128,17 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
         ctx = StepContext(run, host, delivery)
         started = now
         failure = None
+        busy = _DatabaseBusy()
         try:
-            STEPS[name](ctx)
+            with connection.execute_wrapper(busy):
+                STEPS[name](ctx)
         except RequestRejected as error:
             failure = error
             ctx.log("WARNING", "Request refused (%s): %s", error.status, error.message)
         except Exception as error:  # an RPC cast: the caller never sees it
             failure = error
+        if busy.error is not None:  # whatever Nova's handlers made of it: roll the step back whole
+            raise busy.error
         failure = failure or ctx.rescheduled_from
         RunStep.objects.create(
             run=run,
@@ -164,6 +168,22 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
             _finish(run)
         run.save()
         return run.seq if next_cast else None
+
+
+class _DatabaseBusy:
+    """Remembers a deadlock or a locked database met by any query of a step, even one Nova's
+    failure handling went on to catch: such a step is rolled back and run again (as oslo.db
+    retries a deadlock under Nova), never recorded as the instance's fault."""
+
+    def __init__(self):
+        self.error = None
+
+    def __call__(self, execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as error:
+            self.error = self.error or error
+            raise
 
 
 def _user_action(ctx):

@@ -1,6 +1,8 @@
 """What each injected failure does, as Nova handles it (reference §4)."""
 import pytest
 
+from simulator.pipeline import execute_step, start_run
+from simulator.report import build_report
 from simulator.scenarios import SCENARIOS
 
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
@@ -280,3 +282,37 @@ def test_a_task_state_changed_under_a_step_is_an_unexpected_task_state(db):
     assert (event["event"], event["result"]) == ("compute_resize_instance", "Error")
     assert event["details"].startswith(f"Conflict updating instance {report['server']['uuid']}. Expected: ")
     assert "Actual: {'task_state': None}" in event["details"]
+
+
+def test_a_deadlock_in_a_step_is_retried_not_recorded_as_novas_fault(db, monkeypatch):
+    """A database error is infrastructure, not Nova's outcome: even when Nova's failure handling
+    catches it (here in finish_resize's placement write), the step rolls back whole and runs again."""
+    from django.db import OperationalError
+    from django.db.backends.utils import CursorWrapper
+
+    from simulator.models import InstanceFault, Run
+
+    run = start_run("bug-1825537", {"bugs": []})
+    for seq in (1, 2, 3):
+        execute_step(run.pk, seq)
+    real_execute = CursorWrapper._execute
+    failed = []
+
+    def deadlock_once(self, sql, params, *args):
+        if not failed and "simulator_allocation" in sql and sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            failed.append(sql)
+            raise OperationalError("deadlock detected")
+        return real_execute(self, sql, params, *args)
+
+    monkeypatch.setattr(CursorWrapper, "_execute", deadlock_once)
+    with pytest.raises(OperationalError, match="deadlock detected"):
+        execute_step(run.pk, 4)  # compute.finish_resize
+    assert failed
+    run.refresh_from_db()
+    assert (run.seq, run.next_step, run.steps.count()) == (4, "compute.finish_resize", 3)  # nothing of it kept
+    assert not InstanceFault.objects.filter(server=run.server).exists()
+
+    assert execute_step(run.pk, 4) is None  # delivered again: this time it runs
+    report = build_report(Run.objects.get(pk=run.pk))
+    assert report["verdict"]["matched"] is True
+    assert [f["message"] for f in report["faults"]] == ["Virtual Interface creation failed"]
