@@ -85,6 +85,7 @@ def test_start_the_seed_from_the_form_and_watch_it_finish(page, site, screenshot
     assert page.get_attribute('[data-stage="finish_resize"]', "data-state") == "failed"
     assert page.inner_text('[data-verdict]') == "matched"
     page.screenshot(path=str(screenshots / "run.png"), full_page=False)
+    page.locator("#run-live .panel:has(.usage)").screenshot(path=str(screenshots / "bars.png"))
 
     page.click("text=Compare with bug 1825537 off")
     page.wait_for_url(re.compile(r".*/runs/compare/\?a=\d+&b=\d+$"))
@@ -156,7 +157,7 @@ def check_widths_against_captions(bars):
         assert abs(sum(bar["held"]) - expected) <= 1.5 + len(bar["held"]), (bar, expected)
 
 
-def test_drawn_widths_match_the_captions_on_the_run_compare_and_home_pages(page, site):
+def test_drawn_widths_match_the_captions_on_the_run_compare_and_home_pages(page, site, screenshots):
     report = site.python(
         "import json; from simulator.pipeline import start_run, run_to_completion; "
         "r = run_to_completion(start_run('no-valid-host', {})); print(json.dumps({'id': r.pk}))"
@@ -171,6 +172,7 @@ def test_drawn_widths_match_the_captions_on_the_run_compare_and_home_pages(page,
     magnified = {b["key"] for b in bars if b["scale"]}
     assert "host2 DISK_GB before" in magnified and "host2 MEMORY_MB before" not in magnified  # one panel, both kinds
     assert page.inner_text('.usage-asked.refused >> nth=0')
+    page.locator("#room").screenshot(path=str(screenshots / "room.png"))
     own = {b["key"]: share(b) for b in bars}
 
     page.goto(f"{site.url}/runs/compare/?a={other['id']}&b={report['id']}")
