@@ -66,6 +66,12 @@ class Scale:
     full: float  # total × allocation_ratio
     shown: float  # what 100% of the bar stands for
 
+    @classmethod
+    def true(cls, inventory):
+        """The true scale: the provider's ``total × allocation_ratio``."""
+        full = inventory["total"] * inventory["allocation_ratio"] or 1
+        return cls(full, full)
+
     @property
     def magnified(self):
         return self.shown < self.full
@@ -86,9 +92,10 @@ def _scales(inventories, envelope):
     for provider, by_rc in inventories.items():
         result[provider] = {}
         for rc, inventory in by_rc.items():
-            full = inventory["total"] * inventory["allocation_ratio"] or 1
-            shown = round_up(rc, largest[rc]) if largest.get(rc) else full
-            result[provider][rc] = Scale(full, shown if shown * MAGNIFY_FROM <= full else full)
+            scale = Scale.true(inventory)
+            if largest.get(rc) and round_up(rc, largest[rc]) * MAGNIFY_FROM <= scale.full:
+                scale = Scale(scale.full, round_up(rc, largest[rc]))
+            result[provider][rc] = scale
     return result
 
 
@@ -269,7 +276,7 @@ def build_bars(snapshot, when, names, scales, audit=None, compare_to=None, room=
                 capacity=inventory["capacity"],
                 used=used,
                 # A provider that appeared after the scales were set is drawn true.
-                scale=scales.get(provider, {}).get(rc) or Scale(*[inventory["total"] * inventory["allocation_ratio"] or 1] * 2),
+                scale=scales.get(provider, {}).get(rc) or Scale.true(inventory),
             )
             if compare_to is not None:
                 bar.delta = used - previous.get(provider, {}).get(rc, 0)
