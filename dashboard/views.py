@@ -107,7 +107,7 @@ def run_new(request):
     return render(
         request,
         "runs/form.html",
-        {"form": form, "presets": presets(), "chosen": chosen, "scenario": SCENARIOS.get(chosen)},
+        {"form": form, "presets": presets(), "chosen": chosen},
         status=status,
     )
 
