@@ -6,7 +6,7 @@ from simulator.report import build_report, snapshot
 from simulator.scenarios import KNOWN_BUGS, SCENARIOS, differences, preset_run
 from simulator.tasks import queue_for
 
-from .usage import build_bars, consumer_names, human, run_scales
+from .usage import asked_text, build_bars, consumer_names, human, run_scales
 
 STAGES = [
     ("conductor", "conductor", ["conductor.migrate_server"]),
@@ -111,7 +111,7 @@ def room_rows(room):
             (
                 provider,
                 [
-                    {"rc": rc, "text": f"asked {human(rc, r['asked'])}, {human(rc, r['free'])} free", "refused": r["refused"]}
+                    {"rc": rc, "text": asked_text(rc, r["asked"], r["free"]), "refused": r["refused"]}
                     for rc, r in by_rc.items()
                 ],
             )

@@ -45,6 +45,11 @@ def human(rc, amount):
     return f"{_trim(amount)} VCPU"
 
 
+def asked_text(rc, asked, free):
+    """What a resize asked of a provider against what it had free: "asked 8 GiB, 7.5 GiB free"."""
+    return f"asked {human(rc, asked)}, {human(rc, free)} free"
+
+
 def _trim(value):
     text = f"{value:.1f}"
     return text[:-2] if text.endswith(".0") else text
@@ -215,7 +220,7 @@ class Bar:
     def asked_text(self):
         if self.asked is None:
             return ""
-        text = f"asked {human(self.rc, self.asked.amount)}, {human(self.rc, self.free)} free"
+        text = asked_text(self.rc, self.asked.amount, self.free)
         return f"{text}: {self.refused}" if self.refused else text
 
     @property
