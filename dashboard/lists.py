@@ -504,7 +504,7 @@ def run_list(request):
     steps = RunStep.objects.filter(run=OuterRef("pk")).order_by().values("run").annotate(n=Count("pk")).values("n")
     runs = (
         Run.objects.select_related("cloud")
-        .defer("context", "before", "after", "error", "cloud__description")
+        .defer("pipeline_state", "before", "after", "error", "cloud__description")
         .annotate(step_count=Coalesce(Subquery(steps, output_field=IntegerField()), Value(0)))
     )
     if values.get("status"):

@@ -120,7 +120,7 @@ def room_rows(room):
     }
 
 
-def run_context(run):
+def run_page(run):
     """Everything the run page and its live partial show."""
     report = build_report(run)
     finished = report["status"] in FINISHED

@@ -19,7 +19,7 @@ from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, KNOWN_BUGS, SCENARIOS
 from simulator.tasks import cast, revoke
 
 from .forms import RunForm
-from .presenters import presets, run_context
+from .presenters import presets, run_page
 from .usage import build_bars, cloud_scales, consumer_names
 
 
@@ -54,7 +54,7 @@ def home(request):
         {
             "cloud": cloud,
             "bars": sorted(bars.items()),
-            "last": run_context(_run(latest[0].pk)) if latest else None,
+            "last": run_page(_run(latest[0].pk)) if latest else None,
             "audit": audit,
             "audit_findings": findings(audit),
             "latest": latest,
@@ -65,12 +65,12 @@ def home(request):
 
 
 def run_detail(request, pk):
-    return render(request, "runs/detail.html", run_context(_run(pk)))
+    return render(request, "runs/detail.html", run_page(_run(pk)))
 
 
 def run_live(request, pk):
     """The part of the run page that changes while it runs (polled by htmx)."""
-    return render(request, "runs/_live.html", run_context(_run(pk)))
+    return render(request, "runs/_live.html", run_page(_run(pk)))
 
 
 def run_new(request):
@@ -210,7 +210,7 @@ def _compare_context(request):
     missing = [i for i in ids if int(i) not in runs]
     if missing:
         return {"sides": None, "picker": picker, "error": f"There is no run {missing[0]}.", "status": 404}
-    sides = [run_context(runs[int(i)]) for i in ids]
+    sides = [run_page(runs[int(i)]) for i in ids]
     providers = sorted({p for side in sides for p, _ in side["bars"]})
     rows = []
     for provider in providers:

@@ -26,7 +26,7 @@ class StepContext:
         self.delivery = delivery
         self.cloud = run.cloud
         self.params = run.params
-        self.state = run.context
+        self.state = run.pipeline_state
         self.service = service
         self.next_cast = None
         self.log_lines = []

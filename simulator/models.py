@@ -307,7 +307,7 @@ class Run(models.Model):
     redispatches = models.PositiveIntegerField(default=0, help_text="Lost messages sent again by the reaper")
     executing = models.CharField(max_length=255, blank=True, help_text="Worker executing the pending cast now")
     progressed = models.DateTimeField(null=True, blank=True, help_text="Last sign of life")
-    context = models.JSONField(default=dict, help_text="Pipeline state handed from step to step")
+    pipeline_state = models.JSONField(default=dict, help_text="What one step hands on to the next (request spec, migration, action)")
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     audit = models.JSONField(null=True, blank=True)

@@ -17,8 +17,8 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import api, compute, conductor, scenarios
-from .api import RequestRejected
+from . import compute, compute_api, conductor, scenarios
+from .compute_api import RequestRejected
 from .audit import audit_cloud
 from .context import API, StepContext
 from .models import Run, RunStatus, RunStep
@@ -30,9 +30,9 @@ STEPS = {
     "compute.prep_resize": compute.prep_resize,
     "compute.resize_instance": compute.resize_instance,
     "compute.finish_resize": compute.finish_resize,
-    "api.confirm_resize": api.confirm_resize,
+    "api.confirm_resize": compute_api.confirm_resize,
     "compute.confirm_resize": compute.confirm_resize,
-    "api.revert_resize": api.revert_resize,
+    "api.revert_resize": compute_api.revert_resize,
     "compute.revert_resize": compute.revert_resize,
     "compute.finish_revert_resize": compute.finish_revert_resize,
 }
@@ -78,10 +78,10 @@ def start_run(scenario, overrides, on_cast=None):
             cloud, server = scenarios.prepare(run, params)
             run.cloud, run.server = cloud, server
             run.before = snapshot(cloud)
-            run.context = {}
+            run.pipeline_state = {}
             ctx = StepContext(run, API, IN_PROCESS)
-            api.resize(ctx, params["new_flavor"])
-            run.context = ctx.state
+            compute_api.resize(ctx, params["new_flavor"])
+            run.pipeline_state = ctx.state
             run.seq = 1
             _hand_on(run, ctx.next_cast, on_cast)
             run.save()
@@ -156,7 +156,7 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
             log=ctx.log_lines,
         )
         next_cast = ctx.next_cast or _user_action(ctx)
-        run.context = ctx.state
+        run.pipeline_state = ctx.state
         run.seq = seq + 1
         run.executing = run.error = ""
         if next_cast:

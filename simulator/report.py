@@ -89,7 +89,7 @@ def room(run, before, faults):
     """What the resize asked for against the free room on each candidate provider at the request
     (every provider the scheduler could pick: not ignored, not a host whose service is down, the
     requested destination if any), and whether the run failed for want of room."""
-    spec = (run.context or {}).get("request_spec") or {}
+    spec = (run.pipeline_state or {}).get("request_spec") or {}
     requested = spec.get("resources")
     if not requested or not before:
         return None
@@ -117,7 +117,7 @@ def room(run, before, faults):
 
 def build_report(run):
     """The run report: the document ``resize_run --json`` prints."""
-    state = run.context or {}
+    state = run.pipeline_state or {}
     server = (
         Server.objects.select_related("host", "node", "flavor", "old_flavor", "new_flavor").filter(pk=run.server_id).first()
         if run.server_id

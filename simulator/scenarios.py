@@ -7,7 +7,7 @@ judged against that outcome; a run that changes them has no expectation.
 import uuid
 from dataclasses import dataclass, field
 
-from .api import lookup_flavor
+from .compute_api import lookup_flavor
 from .cloud import DEFAULT_FLAVORS, boot_server, build_cloud
 from .driver import DRIVERS, EXCEPTIONS, PLACEMENT_POINTS, POINTS
 from .models import Cloud, Host, Server

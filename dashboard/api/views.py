@@ -15,7 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from simulator import placement
-from simulator.api import lookup_flavor
+from simulator.compute_api import lookup_flavor
 from simulator.audit import audit_cloud
 from simulator.cloud import HostInUse, boot_server, delete_host, delete_server, ensure_host
 from simulator.models import (
@@ -100,7 +100,7 @@ def _start(scenario, overrides):
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Resize runs: start one (202), poll its report, re-run or abort it."""
 
-    queryset = Run.objects.select_related("cloud").defer("before", "after", "context")
+    queryset = Run.objects.select_related("cloud").defer("before", "after", "pipeline_state")
     lookup_value_regex = "[0-9]+"  # the views below look runs up by pk themselves: "abc" must not reach the query
     filterset_class = filters.RunFilter
     ordering_fields = ["id", "created", "finished"]
