@@ -158,7 +158,7 @@ def build(size, seed=1):
         RunStep,
         Server,
     )
-    from simulator.scenarios import SCENARIOS
+    from simulator.presets import SCENARIOS
 
     rnd = random.Random(seed)
     start = time.perf_counter()

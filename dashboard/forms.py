@@ -1,19 +1,69 @@
-"""The run form: turns what a user types into a run's parameters (the simulator validates them)."""
+"""The run form: one field per declared run parameter (``simulator/params.py``), plus the scenario.
+
+Fields, their help, what an empty value means and the messages for bad values come from the
+declaration; this module only chooses how each kind is typed in (a select, a datalist, a
+comma list, checkboxes). The simulator validates what is submitted.
+"""
 from django import forms
 from django.urls import reverse_lazy
 
-from simulator.cloud import DEFAULT_FLAVORS
-from simulator.driver import DRIVERS, EXCEPTIONS, POINTS
 from simulator.models import Cloud
-from simulator.scenarios import CUSTOM, DEFAULTS, KNOWN_BUGS, MAX_STEP_DELAY, SCENARIOS
-from simulator.states import VmState
+from simulator.params import (
+    CHOICE,
+    CHOICES,
+    DEFAULTS,
+    FLAG,
+    FLAVOR_NAMES,
+    GROUPS,
+    INTEGER,
+    MAX_NAME,
+    NAMES,
+    NUMBER,
+    PARAMS,
+    TEXT,
+)
+from simulator.presets import SCENARIO
 
-THEN = [("none", "leave it in VERIFY_RESIZE"), ("confirm", "confirm"), ("revert", "revert")]
+# Parameters typed with the help of a list of suggestions (<datalist id=...>).
+DATALISTS = {"flavor": "flavors", "new_flavor": "flavors"}
+
+
+def _choices(param):
+    return [(value, f"{value}: {label}" if param.name == "bugs" else label) for value, label in param.choices]
+
+
+def form_field(param):
+    """The form field of one declared parameter."""
+    help_text = param.help + (f" Empty: {param.empty}." if param.nullable and param.empty else "")
+    # A choice without an empty meaning must be made; a text is required when the declaration says so.
+    required = param.required or (param.kind == CHOICE and not param.nullable)
+    common = {"required": required, "help_text": help_text}
+    unknown = {"invalid_choice": param.unknown.format(value="%(value)s", known=", ".join(param.values))}
+    if param.kind == TEXT:
+        attrs = {"list": DATALISTS[param.name]} if param.name in DATALISTS else {}
+        return forms.CharField(max_length=MAX_NAME, widget=forms.TextInput(attrs=attrs), **common)
+    if param.kind == CHOICE:
+        choices = _choices(param)
+        if param.nullable:
+            choices = [("", param.empty)] + choices
+        widget = forms.RadioSelect if len(choices) <= 3 else forms.Select
+        return forms.ChoiceField(choices=choices, widget=widget, error_messages=unknown, **common)
+    if param.kind == NAMES:
+        return forms.CharField(help_text=f"{help_text} Comma separated.", required=False)
+    if param.kind == CHOICES:
+        return forms.MultipleChoiceField(
+            choices=_choices(param), widget=forms.CheckboxSelectMultiple, error_messages=unknown, **common
+        )
+    if param.kind == FLAG:
+        return forms.BooleanField(required=False, help_text=param.help)
+    field = forms.IntegerField if param.kind == INTEGER else forms.FloatField
+    assert param.kind in (INTEGER, NUMBER), param.kind
+    return field(min_value=param.minimum, max_value=param.maximum, **{**common, "required": True})
 
 
 class RunForm(forms.Form):
     scenario = forms.ChoiceField(
-        choices=[(name, name) for name in [*SCENARIOS, CUSTOM]],
+        choices=SCENARIO.choices,
         help_text="Choosing a preset loads its parameters.",
         # With JavaScript, the form is reloaded with the preset's values as soon as it is chosen.
         widget=forms.Select(
@@ -30,63 +80,48 @@ class RunForm(forms.Form):
     # The scenario whose parameters the form was filled with: a different scenario chosen
     # without reloading them must not start a run that carries its name.
     loaded = forms.CharField(required=False, widget=forms.HiddenInput)
-    cloud = forms.ChoiceField(
-        required=False, help_text="A fresh cloud built from the scenario's template, or a shared cloud."
-    )
-    hosts = forms.CharField(required=False, help_text="Hosts of a fresh cloud, comma separated.")
-    driver = forms.ChoiceField(choices=[(d, d) for d in DRIVERS], required=False)
-    server = forms.CharField(help_text="Booted on the source host unless it exists in the cloud.")
-    source_host = forms.CharField()
-    flavor = forms.CharField(
-        help_text="Flavor the server boots with (name or flavorid).", widget=forms.TextInput(attrs={"list": "flavors"})
-    )
-    new_flavor = forms.CharField(help_text="Flavor to resize to.", widget=forms.TextInput(attrs={"list": "flavors"}))
-    dest_host = forms.CharField(required=False, help_text="Empty: let the scheduler choose.")
-    vm_state = forms.ChoiceField(choices=VmState.choices)
-    fail_at = forms.ChoiceField(required=False, choices=[("", "no failure")] + [(n, f"{n} — {p.where}") for n, p in POINTS.items()])
-    exception = forms.ChoiceField(required=False, choices=[("", "the point's default")] + [(e, e) for e in EXCEPTIONS])
-    inner_exception = forms.ChoiceField(
-        required=False, choices=[("", "—")] + [(e, e) for e in EXCEPTIONS], help_text="Wrapped by InstanceFaultRollback."
-    )
-    reason = forms.CharField(required=False)
-    fail_host = forms.CharField(required=False, help_text="Empty: the driver fails on every host.")
-    bugs = forms.MultipleChoiceField(
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        choices=[(number, f"{number}: {text}") for number, text in KNOWN_BUGS.items()],
-        help_text="Known Nova bugs switched back on.",
-    )
-    then = forms.ChoiceField(choices=THEN, widget=forms.RadioSelect)
-    allow_resize_to_same_host = forms.BooleanField(required=False)
-    max_attempts = forms.IntegerField(min_value=1, max_value=10)
-    step_delay = forms.FloatField(min_value=0, max_value=MAX_STEP_DELAY, help_text="Seconds each step takes.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name, param in PARAMS.items():
+            self.fields[name] = form_field(param)
+        # A run's cloud is a fresh one or one of the shared clouds (any cloud by name over REST).
         shared = list(Cloud.objects.filter(shared=True).values_list("name", flat=True))
-        self.fields["cloud"].choices = [("", "a fresh cloud")] + [(name, name) for name in shared]
-        self.flavor_names = [name for _, name, *_ in DEFAULT_FLAVORS]
+        self.fields["cloud"] = forms.ChoiceField(
+            required=False,
+            choices=[("", PARAMS["cloud"].empty)] + [(name, name) for name in shared],
+            help_text=PARAMS["cloud"].help,
+        )
+        self.flavor_names = FLAVOR_NAMES
+
+    def groups(self):
+        """[(legend, bound fields)] in the declared groups and order."""
+        return [(group, [self[name] for name, p in PARAMS.items() if p.group == group]) for group in GROUPS]
 
     @staticmethod
     def initial_for(params):
         """Form values for a run's (or a preset's) parameters."""
         initial = {**DEFAULTS, **params}
-        initial["hosts"] = ", ".join(initial.get("hosts") or [])
-        for key in ("cloud", "dest_host", "fail_at", "exception", "inner_exception", "reason", "fail_host", "driver"):
-            initial[key] = initial.get(key) or ""
+        for name, param in PARAMS.items():
+            if param.kind == NAMES:
+                initial[name] = ", ".join(initial.get(name) or [])
+            elif param.nullable and param.kind in (TEXT, CHOICE):
+                initial[name] = initial.get(name) or ""
         return initial
 
     def overrides(self):
-        """The parameters to start the run with."""
+        """The scenario and the parameters to start the run with."""
         data = dict(self.cleaned_data)
         data.pop("loaded")
         scenario = data.pop("scenario")
-        data["hosts"] = [h.strip() for h in data["hosts"].split(",") if h.strip()]
-        for key in ("cloud", "dest_host", "fail_at", "exception", "inner_exception", "reason", "fail_host"):
-            data[key] = data[key] or None
-        if data["cloud"]:
+        for name, param in PARAMS.items():
+            if param.kind == NAMES:
+                data[name] = [item.strip() for item in data[name].split(",") if item.strip()]
+            elif param.nullable and param.kind in (TEXT, CHOICE):
+                data[name] = data[name] or None
+            elif param.kind == NUMBER and data[name] == int(data[name]):
+                data[name] = int(data[name])
+        if data["cloud"]:  # its hosts and driver are the cloud's
             data.pop("hosts")
             data.pop("driver")
-        if data["step_delay"] == int(data["step_delay"]):
-            data["step_delay"] = int(data["step_delay"])
         return scenario, data

@@ -37,7 +37,7 @@ from simulator.models import (
     RunStep,
     Server,
 )
-from simulator.scenarios import CUSTOM, SCENARIOS
+from simulator.presets import CUSTOM, SCENARIOS
 from simulator.states import RESOURCE_CLASSES, MigrationStatus, MigrationType, VerdictResult, VmState
 
 from .usage import build_bars, cloud_scales, consumer_names, human

@@ -3,7 +3,9 @@ import json
 
 from simulator.audit import audit_cloud, audit_summary, findings
 from simulator.report import build_report, snapshot
-from simulator.scenarios import KNOWN_BUGS, SCENARIOS, differences, preset_run
+from simulator.states import RunStatus
+from simulator.params import KNOWN_BUGS
+from simulator.presets import SCENARIOS, differences, preset_run
 from simulator.tasks import queue_for
 
 from .usage import asked_text, build_bars, consumer_names, human, run_scales
@@ -16,13 +18,12 @@ STAGES = [
     ("confirm", "confirm", ["api.confirm_resize", "compute.confirm_resize"]),
     ("revert", "revert", ["api.revert_resize", "compute.revert_resize", "compute.finish_revert_resize"]),
 ]
-FINISHED = ("done", "crashed")
 
 
 def stepper(report):
     """The stages of the resize with their state: done, failed, current, pending or skipped."""
     then = report["params"].get("then")
-    finished = report["status"] in FINISHED
+    finished = report["status"] in RunStatus.TERMINAL
     stages = []
     for key, title, names in STAGES:
         if key in ("confirm", "revert") and then != key:
@@ -123,7 +124,7 @@ def room_rows(room):
 def run_page(run):
     """Everything the run page and its live partial show."""
     report = build_report(run)
-    finished = report["status"] in FINISHED
+    finished = run.is_finished
     current = None
     if not finished and run.cloud_id:
         current = snapshot(run.cloud)  # while it runs, "after" is now

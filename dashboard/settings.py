@@ -202,4 +202,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema enum per vocabulary, named after it, whichever serializer uses it.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "simulator.states.RunStatus",
+        "MigrationStatusEnum": "simulator.states.MigrationStatus",
+        "VmStateEnum": "simulator.states.VmState",
+    },
 }

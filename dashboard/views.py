@@ -15,7 +15,8 @@ from simulator.audit import audit_cloud, findings
 from simulator.models import Cloud, Run
 from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.report import snapshot
-from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, KNOWN_BUGS, SCENARIOS
+from simulator.params import KNOWN_BUGS
+from simulator.presets import CUSTOM, DEFAULT_SCENARIO, SCENARIOS
 from simulator.tasks import cast, revoke
 
 from .forms import RunForm

@@ -14,10 +14,9 @@ from collections import defaultdict
 from django.db.models import Q
 
 from .models import Allocation, Migration, ResourceProvider, Server
-from .states import MIGRATION_DONE_STATUSES, MigrationStatus, TaskState, VmState
+from .states import FINDING_KINDS, MIGRATION_DONE_STATUSES, MigrationStatus, TaskState, VmState
 
 # The kinds of finding, in the order they are reported, with what people call them.
-FINDING_KINDS = {"orphaned": "orphaned", "missing": "missing", "flavor_mismatch": "flavor mismatch"}
 
 
 def findings(audit):

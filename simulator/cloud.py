@@ -1,18 +1,15 @@
-"""Building clouds: hosts with the fake driver's inventory, Nova's default flavors, servers."""
+"""Building clouds: hosts with the fake driver's inventory, Nova's default flavors, servers;
+and a run's cloud and server, prepared from its parameters."""
+import uuid
+
 from . import placement
+from .compute_api import lookup_flavor
 from .context import PROJECT_ID, USER_ID
 from .driver import inventory_for
 from .models import Allocation, Cloud, Flavor, Host, Inventory, ResourceProvider, Server
+from .params import DEFAULT_FLAVORS, ParamError
+from .placement import PlacementError
 from .states import ConsumerType, MigrationStatus, PowerState, VmState
-
-# nova/tests/fixtures/nova.py DefaultFlavorsFixture: flavorid, name, vcpus, ram, root disk.
-DEFAULT_FLAVORS = [
-    ("1", "m1.tiny", 1, 512, 1),
-    ("2", "m1.small", 1, 2048, 20),
-    ("3", "m1.medium", 2, 4096, 40),
-    ("4", "m1.large", 4, 8192, 80),
-    ("5", "m1.xlarge", 8, 16384, 160),
-]
 
 
 def ensure_flavors(cloud):
@@ -99,3 +96,36 @@ def delete_server(server):
             placement.delete_allocations(server.cloud, migration.uuid)
     placement.delete_allocations(server.cloud, server.uuid)
     server.delete()
+
+
+def find_server(cloud, ref):
+    """The server of ``cloud`` named ``ref`` (or whose uuid it is), or None."""
+    query = Server.objects.filter(cloud=cloud).select_related("host", "flavor")
+    server = query.filter(name=ref).first()
+    if server is None:
+        try:
+            server = query.filter(uuid=uuid.UUID(ref)).first()
+        except ValueError:  # not a uuid: no such server
+            pass
+    return server
+
+
+def prepare(run, params):
+    """A run's cloud (fresh from the template, or the named one) and its server, booted if needed."""
+    if params["cloud"]:
+        cloud = Cloud.objects.get(name=params["cloud"])
+    else:
+        cloud = build_cloud(
+            f"run-{run.pk}", params["hosts"], params["driver"], description=f"Built for run {run.pk} ({run.scenario})"
+        )
+    server = find_server(cloud, params["server"])
+    if server is None:
+        flavor = lookup_flavor(cloud, params["flavor"])
+        if flavor is None:
+            raise ParamError("flavor", f"Flavor {params['flavor']} could not be found.")
+        host = Host.objects.select_related("provider").get(cloud=cloud, name=params["source_host"])
+        try:
+            server = boot_server(cloud, params["server"], host, flavor, params["vm_state"])
+        except PlacementError as error:  # no room for the server on its host
+            raise ParamError("source_host", f"Cannot boot {params['server']} on {host.name}: {error.detail}") from error
+    return cloud, server

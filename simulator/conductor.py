@@ -6,8 +6,6 @@ from .models import Flavor, Migration
 from .states import ConsumerType, MigrationStatus, MigrationType, ResourceClass, VmState
 from .wrappers import add_instance_fault_from_exc, event_reporter, wrap_instance_event
 
-DEFAULT_MAX_ATTEMPTS = 3  # [scheduler] max_attempts
-
 
 @wrap_instance_event("conductor")
 def migrate_server(ctx, host_list=None):
@@ -88,7 +86,7 @@ class MigrationTask:
         self.ctx.cast("compute.prep_resize", selected)
 
     def _populate_retry(self, spec):
-        max_attempts = self.ctx.params.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        max_attempts = self.ctx.params["max_attempts"]
         if spec.get("requested_destination") or max_attempts <= 1:
             self.ctx.state.pop("retry", None)
         elif self.host_list is None:
@@ -163,7 +161,7 @@ class MigrationTask:
             if reportclient.claim_resources(ctx, candidate["provider"], resources):
                 others = [c["provider"].host.name for c in candidates[index + 1 :]]
                 retry = ctx.state.get("retry")
-                max_attempts = ctx.params.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+                max_attempts = ctx.params["max_attempts"]
                 ctx.state["host_list"] = others[: max_attempts - 1] if retry else []
                 return candidate["provider"].host.name
         raise exc.NoValidHost(reason="There are not enough hosts available.")

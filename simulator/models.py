@@ -1,8 +1,12 @@
 """The simulated cloud: Nova's compute records and Placement's, grouped by cloud."""
 import math
 import uuid
+from functools import partial
 
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .states import (
     ConsumerType,
@@ -10,6 +14,7 @@ from .states import (
     MigrationType,
     PowerState,
     ResourceClass,
+    RunStatus,
     TaskState,
     VmState,
     api_status,
@@ -276,11 +281,24 @@ class InstanceActionEvent(models.Model):
         return self.event
 
 
-class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    CRASHED = "crashed"
+class RunQuerySet(models.QuerySet):
+    def unfinished(self):
+        return self.exclude(status__in=RunStatus.TERMINAL)
+
+    def executing(self, worker, now):
+        """Mark these (unfinished) runs as executing a step on ``worker``: a queued run starts
+        with its first step."""
+        return self.unfinished().update(
+            status=RunStatus.RUNNING, started=Coalesce("started", Value(now)), executing=worker, progressed=now
+        )
+
+    def step_failed(self, text):
+        """A step rolled back by an error the reaper will retry: say why on the run."""
+        return self.update(error=text[:2000], executing="")
+
+    def stale(self, cutoff):
+        """Unfinished runs waiting on a cast that have shown no sign of life since ``cutoff``."""
+        return self.unfinished().exclude(next_step="").filter(Q(progressed__lt=cutoff) | Q(progressed__isnull=True))
 
 
 class Run(models.Model):
@@ -313,6 +331,8 @@ class Run(models.Model):
     audit = models.JSONField(null=True, blank=True)
     verdict = models.JSONField(null=True, blank=True)
 
+    objects = RunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["-created", "-id"], name="run_created_idx")]
@@ -320,17 +340,70 @@ class Run(models.Model):
     def __str__(self):
         return f"run {self.pk} ({self.label})"
 
+    # -- lifecycle: queued -> running -> done | crashed ----------------------------------------
+    @property
+    def is_finished(self):
+        return self.status in RunStatus.TERMINAL
+
+    @property
+    def duration(self):
+        """Seconds from its first step to its end; None until it has both."""
+        if self.started and self.finished:
+            return (self.finished - self.started).total_seconds()
+        return None
+
+    def hand_on(self, cast, on_cast=None):
+        """Record the next cast (step, host) under a new task id; ``on_cast(run_id, seq, step,
+        host, task_id)`` sends it once the transaction commits."""
+        self.next_step, self.next_host = cast
+        self.task_id = str(uuid.uuid4())
+        self.dispatched = self.progressed = timezone.now()
+        if on_cast is not None:
+            self._send_on_commit(on_cast)
+
+    def send_again(self, on_cast):
+        """The reaper's redispatch of a lost cast: same step, new task id, one more redispatch."""
+        self.redispatches += 1
+        self.task_id = str(uuid.uuid4())
+        self.dispatched = self.progressed = timezone.now()
+        self.save(update_fields=["redispatches", "task_id", "dispatched", "progressed"])
+        self._send_on_commit(on_cast)
+
+    def _send_on_commit(self, on_cast):
+        transaction.on_commit(partial(on_cast, self.pk, self.seq, self.next_step, self.next_host, self.task_id))
+
+    def finish(self, status=RunStatus.DONE, aborted=False):
+        """End the run: the 'after' snapshot, the audit, the verdict against its preset."""
+        from .audit import audit_cloud
+        from .report import build_report, snapshot
+        from .verdicts import verdict
+
+        self.next_step = self.next_host = self.task_id = self.executing = ""
+        self.dispatched = None
+        self.progressed = timezone.now()
+        self.after = snapshot(self.cloud)
+        self.audit = audit_cloud(self.cloud)
+        self.status = status
+        self.finished = timezone.now()
+        self.verdict = verdict(self.scenario, self.params, build_report(self), aborted=aborted)
+
+    def crash(self, reason, aborted=False):
+        """End a run that cannot go on; its report keeps the state it reached."""
+        self.error = reason
+        self.finish(RunStatus.CRASHED, aborted=aborted)
+
+    # -- what it ran ----------------------------------------------------------------------------
     @property
     def label(self):
         """The preset it ran, or "custom, based on NAME" when its parameters differ from the preset's."""
-        from .scenarios import run_label
+        from .presets import run_label
 
         return run_label(self.scenario, self.params)
 
     @property
     def injected(self):
         """What it injected: failure point, exception, host, the user's action, bugs; and a summary."""
-        from .scenarios import injected
+        from .params import injected
 
         return injected(self.params)
 

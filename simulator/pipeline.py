@@ -8,22 +8,20 @@ cast it hands on and advances the run's ``seq``: a step delivered twice finds
 the run past its seq and does nothing.
 """
 import time
-import uuid
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import compute, compute_api, conductor, scenarios
+from . import compute, compute_api, conductor
+from .cloud import prepare
 from .compute_api import RequestRejected
-from .audit import audit_cloud
 from .context import API, StepContext
-from .models import Run, RunStatus, RunStep
-from .report import build_report, snapshot
-from .states import VmState
+from .models import Run, RunStep
+from .params import ParamError
+from .report import snapshot
+from .states import RunStatus, VmState
+from .validation import resolve
 
 STEPS = {
     "conductor.migrate_server": conductor.migrate_server,
@@ -36,9 +34,6 @@ STEPS = {
     "compute.revert_resize": compute.revert_resize,
     "compute.finish_revert_resize": compute.finish_revert_resize,
 }
-
-
-FINAL_STATUSES = (RunStatus.DONE, RunStatus.CRASHED)
 
 
 @dataclass(frozen=True)
@@ -69,13 +64,13 @@ def start_run(scenario, overrides, on_cast=None):
     ``on_cast(run_id, seq, step, host, task_id)`` sends the first cast once committed.
     """
     try:
-        params = scenarios.resolve(scenario, overrides)
-    except scenarios.ParamError as error:
+        params = resolve(scenario, overrides)
+    except ParamError as error:
         raise InvalidRun(error.field, error.message) from error
     try:
         with transaction.atomic():
             run = Run.objects.create(scenario=scenario, params=params)
-            cloud, server = scenarios.prepare(run, params)
+            cloud, server = prepare(run, params)
             run.cloud, run.server = cloud, server
             run.before = snapshot(cloud)
             run.pipeline_state = {}
@@ -83,22 +78,13 @@ def start_run(scenario, overrides, on_cast=None):
             compute_api.resize(ctx, params["new_flavor"])
             run.pipeline_state = ctx.state
             run.seq = 1
-            _hand_on(run, ctx.next_cast, on_cast)
+            run.hand_on(ctx.next_cast, on_cast)
             run.save()
-    except scenarios.ParamError as error:
+    except ParamError as error:
         raise InvalidRun(error.field, error.message) from error
     except RequestRejected as error:
         raise InvalidRun(error.field, error.message, error.status) from error
     return run
-
-
-def _hand_on(run, cast, on_cast):
-    """Record the next cast on the run and send it once the transaction commits."""
-    run.next_step, run.next_host = cast
-    run.task_id = str(uuid.uuid4())
-    run.dispatched = run.progressed = timezone.now()
-    if on_cast is not None:
-        transaction.on_commit(partial(on_cast, run.pk, run.seq, run.next_step, run.next_host, run.task_id))
 
 
 def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
@@ -108,21 +94,16 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
     executed (a redelivered message).
     """
     run = Run.objects.filter(pk=run_id).only("seq", "status", "next_step", "params").first()
-    if run is None or run.seq != seq or not run.next_step or run.status in FINAL_STATUSES:
+    if run is None or run.seq != seq or not run.next_step or run.is_finished:
         return None
     now = timezone.now()
-    Run.objects.filter(pk=run_id, seq=seq).exclude(status__in=FINAL_STATUSES).update(
-        status=RunStatus.RUNNING,  # a queued run starts with its first step
-        started=Coalesce("started", Value(now)),
-        executing=delivery.worker or "in-process",
-        progressed=now,
-    )
+    Run.objects.filter(pk=run_id, seq=seq).executing(delivery.worker or "in-process", now)
     if run.params.get("step_delay"):
         time.sleep(run.params["step_delay"])  # the simulated duration of the step's work
 
     with transaction.atomic():
         run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=run_id)
-        if run.seq != seq or not run.next_step or run.status in FINAL_STATUSES:
+        if run.seq != seq or not run.next_step or run.is_finished:
             return None
         name, host = run.next_step, run.next_host
         ctx = StepContext(run, host, delivery)
@@ -160,12 +141,9 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
         run.seq = seq + 1
         run.executing = run.error = ""
         if next_cast:
-            _hand_on(run, next_cast, on_cast)
+            run.hand_on(next_cast, on_cast)
         else:
-            run.next_step = run.next_host = run.task_id = ""
-            run.dispatched = None
-            run.progressed = timezone.now()
-            _finish(run)
+            run.finish()
         run.save()
         return run.seq if next_cast else None
 
@@ -197,22 +175,6 @@ def _user_action(ctx):
     return None
 
 
-def _finish(run, status=RunStatus.DONE, aborted=False):
-    run.after = snapshot(run.cloud)
-    run.audit = audit_cloud(run.cloud)
-    run.status = status
-    run.finished = timezone.now()
-    run.verdict = scenarios.verdict(run.scenario, run.params, build_report(run), aborted=aborted)
-
-
-def crash(run, reason, aborted=False):
-    """End a run that cannot go on; its report keeps the state it reached."""
-    run.error = reason
-    run.next_step = run.next_host = run.task_id = run.executing = ""
-    run.dispatched = None
-    _finish(run, RunStatus.CRASHED, aborted=aborted)
-
-
 class AlreadyFinished(Exception):
     """The run to abort has already ended."""
 
@@ -222,10 +184,10 @@ def abort(run_id, who):
     "aborted". Returns the run and the task id of the cast that will now find it finished."""
     with transaction.atomic():
         run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=run_id)
-        if run.status in FINAL_STATUSES:
+        if run.is_finished:
             raise AlreadyFinished(f"Run {run.pk} is already {run.status}.")
         task_id, step = run.task_id, run.next_step
-        crash(run, f"Aborted by {who} before {step}.", aborted=True)
+        run.crash(f"Aborted by {who} before {step}.", aborted=True)
         run.save()
     return run, task_id
 

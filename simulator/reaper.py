@@ -7,17 +7,14 @@ the run waits, as Nova's would.
 """
 import json
 import logging
-import uuid
 from datetime import timedelta
 
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from .models import Run, RunStatus
-from .pipeline import crash
+from .models import Run
 
 LOG = logging.getLogger("simulator")
 UNACKED = "unacked"  # kombu's Redis transport keeps delivered, unacknowledged messages here
@@ -50,12 +47,7 @@ def broker_client():
 def reap(client, on_cast, queue_for):
     """One pass; returns what it did, one line per run."""
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER)
-    stale = list(
-        Run.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
-        .exclude(next_step="")
-        .filter(Q(progressed__lt=cutoff) | Q(progressed__isnull=True))
-        .only("pk", "task_id", "next_step", "next_host")
-    )
+    stale = list(Run.objects.stale(cutoff).only("pk", "task_id", "next_step", "next_host"))
     if not stale:
         return []
     pending = pending_task_ids(client, {queue_for(r.next_step, r.next_host) for r in stale})
@@ -65,25 +57,18 @@ def reap(client, on_cast, queue_for):
             continue
         with transaction.atomic():
             run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=candidate.pk)
-            if run.task_id != candidate.task_id or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            if run.task_id != candidate.task_id or run.is_finished:
                 continue  # it moved on meanwhile
             if run.redispatches >= settings.RUN_MAX_REDISPATCHES:
                 last = f" Last error: {run.error}" if run.error else ""
-                crash(
-                    run,
+                run.crash(
                     f"{run.next_step} on {queue_for(run.next_step, run.next_host)} never completed: sent "
                     f"{run.redispatches + 1} times.{last}",
                 )
                 run.save()
                 done.append(f"run {run.pk}: crashed")
                 continue
-            run.redispatches += 1
-            run.task_id = str(uuid.uuid4())
-            run.dispatched = run.progressed = timezone.now()
-            run.save(update_fields=["redispatches", "task_id", "dispatched", "progressed"])
-            transaction.on_commit(
-                lambda r=run: on_cast(r.pk, r.seq, r.next_step, r.next_host, r.task_id)
-            )
+            run.send_again(on_cast)
             done.append(f"run {run.pk}: {run.next_step} sent again ({run.redispatches})")
     for line in done:
         LOG.warning("reaper: %s", line)

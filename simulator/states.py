@@ -1,9 +1,48 @@
-"""Nova's state vocabularies and the API status mapping.
+"""Every status vocabulary, declared once, and Nova's API status mapping.
 
-Values are the strings of ``nova/objects/fields.py``; every choice carries the
-colour the dashboard draws it in, so there is one place per concept.
+Values are the strings of ``nova/objects/fields.py`` (and of the API for server statuses). Each
+vocabulary a page draws is a ``Vocabulary``: its values and labels, the colour a badge draws
+each value in, and its terminal subset (the values after which nothing changes any more).
 """
 from django.db import models
+
+
+class Vocabulary:
+    """Mixin of a ``TextChoices``: ``colour(value)``, ``label_of(value)`` and ``TERMINAL``.
+    ``KEY`` names it for templates (``{% badge "run" value %}``) and for the badge's data attribute."""
+
+    KEY = ""
+    ATTRIBUTE = "status"  # the badge's data-<ATTRIBUTE>, e.g. data-status="done"
+    COLOURS: dict = {}
+    DEFAULT_COLOUR = "gray"
+    TERMINAL: frozenset = frozenset()
+
+    @classmethod
+    def colour(cls, value):
+        return cls.COLOURS.get(value, cls.DEFAULT_COLOUR)
+
+    @classmethod
+    def label_of(cls, value):
+        try:
+            return cls(value).label
+        except ValueError:  # a value outside the vocabulary (e.g. an audit summary): shown as it is
+            return str(value)
+
+
+VOCABULARIES = {}
+
+
+def vocabulary(key, colours, terminal=(), attribute="status", default_colour="gray"):
+    """Declare a TextChoices as a vocabulary: its colours, its terminal values, its key."""
+
+    def declare(cls):
+        cls.KEY, cls.ATTRIBUTE, cls.DEFAULT_COLOUR = key, attribute, default_colour
+        cls.COLOURS = {cls(value).value: colour for value, colour in colours.items()}
+        cls.TERMINAL = frozenset(value for value in terminal if value in cls.values)
+        VOCABULARIES[key] = cls
+        return cls
+
+    return declare
 
 
 class VmState(models.TextChoices):
@@ -39,23 +78,31 @@ class PowerState(models.IntegerChoices):
     SUSPENDED = 7
 
 
-class MigrationStatus(models.TextChoices):
-    PRE_MIGRATING = "pre-migrating"
-    MIGRATING = "migrating"
-    POST_MIGRATING = "post-migrating"
-    FINISHED = "finished"
-    CONFIRMING = "confirming"
-    CONFIRMED = "confirmed"
-    REVERTING = "reverting"
-    REVERTED = "reverted"
-    ERROR = "error"
-
-
-# MigrationList.get_in_progress_by_host_and_node excludes these statuses;
-# everything else (``finished`` included) is a migration in progress.
+# MigrationList.get_in_progress_by_host_and_node excludes these statuses (some are other move
+# operations'); everything else (``finished`` included) is a migration in progress.
 MIGRATION_DONE_STATUSES = frozenset(
     {"confirmed", "reverted", "error", "failed", "completed", "cancelled", "done"}
 )
+
+
+@vocabulary(
+    "migration",
+    colours={
+        "pre-migrating": "blue", "migrating": "blue", "post-migrating": "blue", "finished": "yellow",
+        "confirming": "blue", "confirmed": "green", "reverting": "blue", "reverted": "green", "error": "red",
+    },
+    terminal=MIGRATION_DONE_STATUSES,
+)
+class MigrationStatus(Vocabulary, models.TextChoices):
+    PRE_MIGRATING = "pre-migrating", "pre-migrating"
+    MIGRATING = "migrating", "migrating"
+    POST_MIGRATING = "post-migrating", "post-migrating"
+    FINISHED = "finished", "finished"
+    CONFIRMING = "confirming", "confirming"
+    CONFIRMED = "confirmed", "confirmed"
+    REVERTING = "reverting", "reverting"
+    REVERTED = "reverted", "reverted"
+    ERROR = "error", "error"
 
 
 class MigrationType(models.TextChoices):
@@ -77,13 +124,88 @@ class ResourceClass(models.TextChoices):
 RESOURCE_CLASSES = [rc.value for rc in ResourceClass]
 
 
-class VerdictResult(models.TextChoices):
+@vocabulary(
+    "verdict",
+    colours={"matched": "green", "mismatch": "red", "none": "gray", "aborted": "gray"},
+    attribute="verdict",
+)
+class VerdictResult(Vocabulary, models.TextChoices):
     """A finished run's verdict against its preset's expected outcome."""
 
     MATCHED = "matched", "matched"
     MISMATCH = "mismatch", "mismatch"
     NONE = "none", "no expectation"
     ABORTED = "aborted", "aborted"
+
+
+@vocabulary(
+    "run",
+    colours={"queued": "gray", "running": "blue", "done": "green", "crashed": "red"},
+    terminal=("done", "crashed"),
+)
+class RunStatus(Vocabulary, models.TextChoices):
+    """A run's lifecycle (``Run`` owns the transitions)."""
+
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    CRASHED = "crashed", "crashed"
+
+
+@vocabulary("event", colours={"Success": "green", "Error": "red"}, terminal=("Success", "Error"))
+class EventResult(Vocabulary, models.TextChoices):
+    """An instance action event's result (null while it is not finished)."""
+
+    SUCCESS = "Success", "Success"
+    ERROR = "Error", "Error"
+
+
+@vocabulary(
+    "audit",
+    colours={"clean": "green"},
+    attribute="audit",
+    default_colour="red",  # any finding, e.g. "orphaned 1 · missing 1"
+)
+class AuditKind(Vocabulary, models.TextChoices):
+    """What the allocation audit finds (and "clean" when it finds nothing)."""
+
+    CLEAN = "clean", "clean"
+    ORPHANED = "orphaned", "orphaned"
+    MISSING = "missing", "missing"
+    FLAVOR_MISMATCH = "flavor_mismatch", "flavor mismatch"
+
+
+FINDING_KINDS = {kind.value: kind.label for kind in AuditKind if kind != AuditKind.CLEAN}
+
+
+@vocabulary(
+    "server",
+    colours={
+        "ACTIVE": "green", "BUILD": "blue", "RESIZE": "blue", "VERIFY_RESIZE": "yellow", "REVERT_RESIZE": "yellow",
+        "ERROR": "red",
+    },
+)
+class ServerStatus(Vocabulary, models.TextChoices):
+    """The ``status`` Nova's API shows for a server (``nova/api/openstack/common.py``)."""
+
+    ACTIVE = "ACTIVE", "ACTIVE"
+    BUILD = "BUILD", "BUILD"
+    SHUTOFF = "SHUTOFF", "SHUTOFF"
+    RESIZE = "RESIZE", "RESIZE"
+    VERIFY_RESIZE = "VERIFY_RESIZE", "VERIFY_RESIZE"
+    REVERT_RESIZE = "REVERT_RESIZE", "REVERT_RESIZE"
+    PAUSED = "PAUSED", "PAUSED"
+    SUSPENDED = "SUSPENDED", "SUSPENDED"
+    SHELVED = "SHELVED", "SHELVED"
+    SHELVED_OFFLOADED = "SHELVED_OFFLOADED", "SHELVED_OFFLOADED"
+    ERROR = "ERROR", "ERROR"
+    DELETED = "DELETED", "DELETED"
+    UNKNOWN = "UNKNOWN", "UNKNOWN"
+
+
+# The API shows a server's latest fault only in these statuses (views/servers.py _fault_statuses).
+FAULT_STATUSES = frozenset({ServerStatus.ERROR.value, ServerStatus.DELETED.value})
+
 
 RESIZE_TASK_STATES = frozenset(
     {TaskState.RESIZE_PREP, TaskState.RESIZE_MIGRATING, TaskState.RESIZE_MIGRATED, TaskState.RESIZE_FINISH}
@@ -92,16 +214,16 @@ RESIZE_TASK_STATES = frozenset(
 # nova/api/openstack/common.py _STATE_MAP, for the states the simulator uses:
 # vm_state -> {task_state or "default": API status}.
 _STATE_MAP = {
-    VmState.ACTIVE: {"default": "ACTIVE", **{t: "RESIZE" for t in RESIZE_TASK_STATES}},
-    VmState.STOPPED: {"default": "SHUTOFF", **{t: "RESIZE" for t in RESIZE_TASK_STATES}},
-    VmState.RESIZED: {"default": "VERIFY_RESIZE", TaskState.RESIZE_REVERTING: "REVERT_RESIZE"},
-    VmState.BUILDING: {"default": "BUILD"},
-    VmState.PAUSED: {"default": "PAUSED"},
-    VmState.SUSPENDED: {"default": "SUSPENDED"},
-    VmState.SHELVED: {"default": "SHELVED"},
-    VmState.SHELVED_OFFLOADED: {"default": "SHELVED_OFFLOADED"},
-    VmState.ERROR: {"default": "ERROR"},
-    VmState.DELETED: {"default": "DELETED"},
+    VmState.ACTIVE: {"default": ServerStatus.ACTIVE, **{t: ServerStatus.RESIZE for t in RESIZE_TASK_STATES}},
+    VmState.STOPPED: {"default": ServerStatus.SHUTOFF, **{t: ServerStatus.RESIZE for t in RESIZE_TASK_STATES}},
+    VmState.RESIZED: {"default": ServerStatus.VERIFY_RESIZE, TaskState.RESIZE_REVERTING: ServerStatus.REVERT_RESIZE},
+    VmState.BUILDING: {"default": ServerStatus.BUILD},
+    VmState.PAUSED: {"default": ServerStatus.PAUSED},
+    VmState.SUSPENDED: {"default": ServerStatus.SUSPENDED},
+    VmState.SHELVED: {"default": ServerStatus.SHELVED},
+    VmState.SHELVED_OFFLOADED: {"default": ServerStatus.SHELVED_OFFLOADED},
+    VmState.ERROR: {"default": ServerStatus.ERROR},
+    VmState.DELETED: {"default": ServerStatus.DELETED},
 }
 
 
@@ -109,44 +231,5 @@ def api_status(vm_state, task_state):
     """The server ``status`` the compute API shows for a vm_state/task_state pair."""
     states = _STATE_MAP.get(vm_state)
     if states is None:
-        return "UNKNOWN"
-    return states.get(task_state, states["default"])
-
-
-# Status colours (Bootstrap-like names) used by the dashboard's badges.
-STATUS_COLOURS = {
-    "ACTIVE": "green",
-    "SHUTOFF": "gray",
-    "RESIZE": "blue",
-    "VERIFY_RESIZE": "yellow",
-    "REVERT_RESIZE": "yellow",
-    "ERROR": "red",
-    "DELETED": "gray",
-    MigrationStatus.PRE_MIGRATING: "blue",
-    MigrationStatus.MIGRATING: "blue",
-    MigrationStatus.POST_MIGRATING: "blue",
-    MigrationStatus.FINISHED: "yellow",
-    MigrationStatus.CONFIRMING: "blue",
-    MigrationStatus.CONFIRMED: "green",
-    MigrationStatus.REVERTING: "blue",
-    MigrationStatus.REVERTED: "green",
-    MigrationStatus.ERROR: "red",
-    # Run lifecycle
-    "queued": "gray",
-    "running": "blue",
-    "done": "green",
-    "crashed": "red",
-    # Verdicts
-    VerdictResult.MATCHED: "green",
-    VerdictResult.MISMATCH: "red",
-    VerdictResult.NONE: "gray",
-    VerdictResult.ABORTED: "gray",
-    # Instance action event results
-    "Success": "green",
-    "Error": "red",
-}
-
-
-def status_colour(value):
-    """The colour a status is drawn in (gray when it has none)."""
-    return STATUS_COLOURS.get(value, "gray")
+        return ServerStatus.UNKNOWN.value
+    return states.get(task_state, states["default"]).value

@@ -65,7 +65,7 @@ def _step_task(step):
         except DatabaseBusy:
             raise
         except Exception as error:  # the step rolled back; the reaper will send it again
-            Run.objects.filter(pk=run_id, seq=seq).update(error=f"{step} failed: {error!r}"[:2000], executing="")
+            Run.objects.filter(pk=run_id, seq=seq).step_failed(f"{step} failed: {error!r}")
             raise
 
     run_step.__doc__ = f"Execute the ``{step}`` cast of a run."

@@ -27,7 +27,7 @@ from simulator.cloud import boot_server, build_cloud
 from simulator.models import Allocation, Cloud, Flavor, Host, Inventory, Migration, ResourceProvider, Run, Server
 from simulator.pipeline import execute_step, run_to_completion, start_run
 from simulator.report import build_report
-from simulator.scenarios import SCENARIOS
+from simulator.presets import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}

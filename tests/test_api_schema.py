@@ -178,7 +178,7 @@ class Api:
 RECORDS = """
 import json
 from simulator.models import Cloud, Flavor, Host, Migration, ResourceProvider, Run, Server
-from simulator.scenarios import SCENARIOS
+from simulator.presets import SCENARIOS
 print(json.dumps({
     "clouds": list(Cloud.objects.values_list("name", flat=True)),
     "runs": list(Run.objects.values_list("id", flat=True)),

@@ -3,7 +3,7 @@ import pytest
 
 from simulator.pipeline import execute_step, start_run
 from simulator.report import build_report
-from simulator.scenarios import SCENARIOS
+from simulator.presets import SCENARIOS
 
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
 SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
@@ -28,7 +28,7 @@ def test_a_run_that_leaves_the_preset_has_no_expectation(resize):
 
 
 def test_verdict_lists_what_differs(resize, db):
-    from simulator.scenarios import verdict
+    from simulator.verdicts import verdict
 
     report = resize("resize-confirm")
     report["server"]["host"] = "host1"

@@ -3,55 +3,52 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from simulator import placement
+from simulator import params, placement
 from simulator.driver import DRIVERS, failure_problem
 from simulator.models import Cloud, Flavor, Host, InstanceAction, Migration, ResourceProvider, Run, Server
 from simulator.report import fault_dict
-from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, MAX_STEP_DELAY, SCENARIOS, THEN_CHOICES
-from simulator.states import VmState
+from simulator.presets import SCENARIO
+from simulator.states import RunStatus, VmState
 
 
-def _unknown(what, known):
-    """A ChoiceField's message in the simulator's words (the CLI and the form say the same)."""
-    return {"invalid_choice": f"Unknown {what} '{{input}}'. Known: {', '.join(known)}."}
+def param_field(param):
+    """The serializer field of one declared run parameter. Omitted, a parameter keeps the
+    scenario's value; the declared default is what ``custom`` starts from."""
+    help_text = f"{param.help} Omitted: the scenario's value (custom: {param.default_json()})."
+    if param.nullable:
+        help_text += f" null: {param.empty}."
+    common = {"required": False, "help_text": help_text}
+    optional = {"allow_null": param.nullable}
+    unknown = {"invalid_choice": param.unknown.format(value="{input}", known=", ".join(param.values))}
+    if param.kind == params.TEXT:
+        return serializers.CharField(max_length=params.MAX_NAME, allow_blank=param.nullable, **optional, **common)
+    if param.kind == params.CHOICE:
+        return serializers.ChoiceField(
+            choices=param.choices, allow_blank=param.nullable, error_messages=unknown, **optional, **common
+        )
+    if param.kind == params.NAMES:
+        child = serializers.CharField(max_length=params.MAX_NAME)
+        return serializers.ListField(child=child, allow_empty=False, **optional, **common)
+    if param.kind == params.CHOICES:
+        return serializers.ListField(child=serializers.CharField(max_length=params.MAX_NAME), **common)
+    if param.kind == params.FLAG:
+        return serializers.BooleanField(**common)
+    number = serializers.IntegerField if param.kind == params.INTEGER else serializers.FloatField
+    return number(min_value=param.minimum, max_value=param.maximum, **common)
 
 
 class RunCreateSerializer(serializers.Serializer):
-    """A run to start: a scenario, and any of the report's ``params`` to override."""
+    """A run to start: a scenario, and any of its parameters to override (the report's ``params``)."""
 
     scenario = serializers.ChoiceField(
-        choices=[*SCENARIOS, CUSTOM], default=DEFAULT_SCENARIO, error_messages=_unknown("scenario", [*SCENARIOS, CUSTOM])
+        choices=SCENARIO.choices,
+        default=SCENARIO.default,
+        help_text=SCENARIO.help,
+        error_messages={"invalid_choice": SCENARIO.unknown.format(value="{input}", known=", ".join(SCENARIO.values))},
     )
-    cloud = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
-    # null: what a run against an existing cloud records (its hosts and driver are the cloud's)
-    hosts = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, allow_empty=False, allow_null=True
-    )
-    driver = serializers.ChoiceField(
-        choices=list(DRIVERS), required=False, allow_null=True, error_messages=_unknown("driver", DRIVERS)
-    )
-    server = serializers.CharField(required=False, max_length=255)
-    source_host = serializers.CharField(required=False, max_length=255)
-    dest_host = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
-    flavor = serializers.CharField(required=False, max_length=255)
-    new_flavor = serializers.CharField(required=False, max_length=255)
-    vm_state = serializers.ChoiceField(
-        choices=VmState.values, required=False, error_messages=_unknown("vm_state", VmState.values)
-    )
-    fail_at = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
-    exception = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
-    inner_exception = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
-    fail_host = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
-    bugs = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
-    then = serializers.ChoiceField(
-        choices=list(THEN_CHOICES),
-        required=False,
-        error_messages={"invalid_choice": f"then must be one of {', '.join(THEN_CHOICES)}."},
-    )
-    allow_resize_to_same_host = serializers.BooleanField(required=False)
-    max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=10)
-    step_delay = serializers.FloatField(required=False, min_value=0, max_value=MAX_STEP_DELAY)
+
+    def get_fields(self):
+        return {**super().get_fields(), **{name: param_field(param) for name, param in params.PARAMS.items()}}
 
     def to_internal_value(self, data):
         """A parameter the run does not know is an error (as for the CLI), not silently dropped."""
@@ -76,7 +73,7 @@ class InjectedSerializer(serializers.Serializer):
     fail_at = serializers.CharField(allow_null=True)
     exception = serializers.CharField(allow_null=True)
     fail_host = serializers.CharField(allow_null=True, help_text="null: every host (or the scheduler)")
-    then = serializers.ChoiceField(choices=list(THEN_CHOICES))
+    then = serializers.ChoiceField(choices=params.PARAMS["then"].values)
     bugs = serializers.ListField(child=serializers.CharField())
     summary = serializers.CharField()
 
@@ -109,7 +106,7 @@ class RunReportSerializer(serializers.Serializer):
     """The run report: the document ``resize_run --json`` prints."""
 
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["queued", "running", "done", "crashed"])
+    status = serializers.ChoiceField(choices=RunStatus.choices)
     scenario = serializers.CharField()
     label = serializers.CharField(help_text='The preset, or "custom, based on NAME" when the parameters differ')
     injected = InjectedSerializer()

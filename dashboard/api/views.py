@@ -32,9 +32,9 @@ from simulator.models import (
     Run,
     Server,
 )
-from simulator.pipeline import FINAL_STATUSES, AlreadyFinished, InvalidRun, abort, start_run
+from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.report import build_report
-from simulator.scenarios import SCENARIOS
+from simulator.presets import SCENARIOS
 from simulator.states import RESOURCE_CLASSES
 from simulator.tasks import cast, revoke
 
@@ -369,7 +369,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
 
     def destroy(self, request, *args, **kwargs):
         server = self.get_object()
-        if Run.objects.filter(server=server).exclude(status__in=FINAL_STATUSES).exists():
+        if Run.objects.unfinished().filter(server=server).exists():
             return conflict(f"Cannot delete server {server.name} while a run is resizing it.")
         with transaction.atomic():
             delete_server(server)

@@ -1,7 +1,7 @@
-"""The dashboard's template tags: one usage bar and one status badge, used everywhere."""
+"""The dashboard's template tags: one usage bar and one badge, used everywhere."""
 from django import template
 
-from simulator.states import VerdictResult, status_colour
+from simulator.states import VOCABULARIES
 
 register = template.Library()
 
@@ -12,14 +12,12 @@ def usage_bar(bar):
     return {"bar": bar}
 
 
-@register.inclusion_tag("includes/status_badge.html")
-def status_badge(value, text=None):
-    """A badge in the colour of a Nova status, migration status, run status or result."""
-    return {"value": value, "text": text or value or "—", "colour": status_colour(value)}
-
-
-@register.inclusion_tag("includes/verdict_badge.html")
-def verdict_badge(verdict):
-    """Matched / mismatch / no expectation / aborted."""
-    result = VerdictResult((verdict or {}).get("result", VerdictResult.NONE))
-    return {"text": result.label, "colour": status_colour(result), "summary": (verdict or {}).get("summary", "")}
+@register.inclusion_tag("includes/badge.html")
+def badge(vocabulary, value, title=""):
+    """A value of one of the simulator's vocabularies ("run", "server", "migration", "event",
+    "verdict", "audit") in its label and colour; "—" when there is none yet."""
+    words = VOCABULARIES[vocabulary]
+    if value is None or value == "":
+        return {"value": None}
+    label = words.label_of(value)
+    return {"value": value, "attribute": words.ATTRIBUTE, "label": label, "colour": words.colour(value), "title": title}

@@ -1,7 +1,8 @@
 """Following a run from the command line."""
 import time
 
-from simulator.models import Run, RunStatus
+from simulator.models import Run
+from simulator.states import RunStatus
 from simulator.report import build_report, format_step
 from simulator.tasks import queue_for
 

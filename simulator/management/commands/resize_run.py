@@ -4,45 +4,46 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from simulator.models import Run
+from simulator.params import CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS
 from simulator.pipeline import InvalidRun, run_to_completion, start_run
+from simulator.presets import SCENARIO, SCENARIOS
 from simulator.report import build_report, format_report
-from simulator.scenarios import CUSTOM, DEFAULT_SCENARIO, SCENARIOS, THEN_CHOICES
 from simulator.tasks import cast
 
 from ._watch import follow
 
-TEXT_OPTIONS = [
-    ("cloud", "Run in this existing cloud (e.g. demo) instead of a fresh one."),
-    ("driver", "Fake driver of a fresh cloud's hosts: FakeDriver, SmallFakeDriver, MediumFakeDriver."),
-    ("server", "Server name (or uuid in an existing cloud); booted if it does not exist."),
-    ("source_host", "Host the server is booted on."),
-    ("dest_host", "Requested destination; default: the scheduler chooses."),
-    ("flavor", "Flavor the server is booted with (name or flavorid)."),
-    ("new_flavor", "Flavor to resize to (name or flavorid)."),
-    ("vm_state", "vm_state of the server before the resize (active, stopped, ...)."),
-    ("fail_at", "Failure point: prep_resize, migrate_disk_and_power_off, finish_migration, ..."),
-    ("exception", "Exception raised at the failure point."),
-    ("inner_exception", "Exception wrapped by InstanceFaultRollback."),
-    ("reason", "Reason given to the exception."),
-    ("fail_host", "Host whose driver fails; default: every host."),
-]
+
+def _comma_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def add_param_option(parser, param):
+    """The option of one declared run parameter; unset, it keeps the scenario's value."""
+    default = f"the scenario's; custom: {param.default_text()}"
+    kwargs = {"dest": param.name, "default": None}
+    if param.kind == FLAG:
+        kwargs["action"] = "store_true"
+    elif param.kind in (NAMES, CHOICES):
+        kwargs.update(type=_comma_list, metavar="A,B")
+        default += '; "" for none' if param.kind == CHOICES else ""
+    elif param.kind in (INTEGER, NUMBER):
+        kwargs.update(type=int if param.kind == INTEGER else float, metavar="N")
+    else:
+        kwargs["metavar"] = param.name.upper()
+    if param.choices:
+        default += f". One of: {', '.join(param.values)}"
+    parser.add_argument(param.option, help=f"{param.help} Default: {default}.", **kwargs)
 
 
 class Command(BaseCommand):
     help = "Run a resize scenario against a simulated cloud and print the run report."
 
     def add_arguments(self, parser):
-        parser.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"A preset, or '{CUSTOM}'.")
+        parser.add_argument("--scenario", default=SCENARIO.default, help=f"{SCENARIO.help} One of: {', '.join(SCENARIO.values)}.")
         parser.add_argument("--list", action="store_true", help="List the scenario presets.")
         parser.add_argument("--json", action="store_true", help="Print the run report as JSON.")
-        for name, text in TEXT_OPTIONS:
-            parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None, help=text)
-        parser.add_argument("--hosts", default=None, help="Comma list of a fresh cloud's hosts.")
-        parser.add_argument("--bugs", default=None, help="Comma list of known bugs to switch on; empty for none.")
-        parser.add_argument("--then", default=None, choices=THEN_CHOICES, help="After VERIFY_RESIZE.")
-        parser.add_argument("--allow-resize-to-same-host", dest="allow_resize_to_same_host", action="store_true", default=None)
-        parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=None)
-        parser.add_argument("--step-delay", dest="step_delay", type=float, default=None, help="Seconds each step takes.")
+        for param in PARAMS.values():
+            add_param_option(parser, param)
         parser.add_argument("--no-wait", action="store_true", help="Enqueue, print the run id and return.")
         parser.add_argument("--in-process", action="store_true", help="Run every step here: no Redis or worker.")
         parser.add_argument("--timeout", type=float, default=600, help="Seconds to wait for the run (default 600).")
@@ -52,15 +53,7 @@ class Command(BaseCommand):
             for scenario in SCENARIOS.values():
                 self.stdout.write(f"{scenario.name:36} {scenario.title}")
             return
-        overrides = {
-            name: options[name]
-            for name in [n for n, _ in TEXT_OPTIONS] + ["then", "allow_resize_to_same_host", "max_attempts", "step_delay"]
-            if options[name] is not None
-        }
-        if options["hosts"] is not None:
-            overrides["hosts"] = [h.strip() for h in options["hosts"].split(",") if h.strip()]
-        if options["bugs"] is not None:
-            overrides["bugs"] = [b.strip() for b in options["bugs"].split(",") if b.strip()]
+        overrides = {name: options[name] for name in PARAMS if options[name] is not None}
         in_process = options["in_process"]
         followed = False
         try:
