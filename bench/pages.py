@@ -63,10 +63,9 @@ def setup_django(var_dir):
     sys.path.insert(0, str(ROOT))
     os.environ["DASHBOARD_VAR_DIR"] = str(var_dir)
     os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_DEBUG"] = "0"  # as served: no query log, no debug page
     os.environ["DJANGO_SECRET_KEY"] = uuid.uuid4().hex
     os.environ["DJANGO_ALLOWED_HOSTS"] = "localhost"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.production"  # as served: no query log, no debug page
     import django
 
     django.setup()

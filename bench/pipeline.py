@@ -82,7 +82,7 @@ def noop_cast(self, queues, done_key):
 def start_worker(stack):
     """The worker, started like LiveStack.start_worker plus ``--include``; ``stack.close()`` stops it."""
     log = stack.tmp / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-n", "bench@%h",
+    command = [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", "bench@%h",
                "-Q", "conductor,api", "--all-hosts", "--concurrency", str(CONCURRENCY),
                "--include", "bench.pipeline", "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
     with open(log, "w") as output:
@@ -99,11 +99,11 @@ def start_worker(stack):
 def setup_django(env):
     """Configure Django (and the Celery app) in this process on the stack's database and Redis."""
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     import django
 
     django.setup()
-    import dashboard  # noqa: F401  (the Celery app, so tasks publish to the stack's Redis)
+    import config.celery_app  # noqa: F401  (the Celery app, so tasks publish to the stack's Redis)
 
 
 # -- the two workloads ------------------------------------------------------------------

@@ -8,7 +8,7 @@
 2. migrates, loads the demo data, and starts Redis (if needed), the worker and the web server.
 3. prints "Up: <url>" once the web server answers a request and the worker a ping, with the
    command to type in another terminal. That terminal finds this Redis with no configuration
-   (dashboard/locations.py), so the line only names what it really needs: the var dir when it
+   (config/locations.py), so the line only names what it really needs: the var dir when it
    is not the default, and ``DATABASE_URL`` when it is set. The worker, once ready, warns
    about any worker of another checkout or other code on the same Redis (simulator/worker.py).
 
@@ -45,8 +45,8 @@ import psutil
 import redis
 from celery.utils.nodenames import host_format
 
-from dashboard.celery import app as celery_app
-from dashboard.locations import (
+from config.celery_app import app as celery_app
+from config.locations import (
     BASE_DIR, DEFAULT_VAR_DIR, forget_make_run, local_redis_port, local_redis_url, record_make_run, var_dir,
 )
 
@@ -87,7 +87,7 @@ def redis_command():
 
 def worker_command():
     return [
-        sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-n", WORKER_NAME, "-Q", "conductor,api",
+        sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", WORKER_NAME, "-Q", "conductor,api",
         "--all-hosts", "--concurrency", "2", "--loglevel", "INFO",
     ]
 

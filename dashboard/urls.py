@@ -1,6 +1,5 @@
-"""URL routes of the dashboard."""
-from django.contrib import admin
-from django.urls import include, path
+"""URL routes of the dashboard's pages (config/urls.py mounts them at the root)."""
+from django.urls import path
 
 from . import lists, views
 
@@ -21,7 +20,4 @@ urlpatterns = [
     path("hosts/", lists.host_list, name="host-list"),
     path("servers/", lists.server_list, name="server-list"),
     path("migrations/", lists.migration_list, name="migration-list"),
-    path("api/", include("dashboard.api.urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
-    path("admin/", admin.site.urls),
 ]

@@ -21,7 +21,7 @@ LOG = logging.getLogger("simulator")
 WORKER_LOG = get_logger(__name__)  # the worker's own log, shown at its --loglevel
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-WORKER_PACKAGES = ("dashboard", "simulator")  # the code a worker runs
+WORKER_PACKAGES = ("config", "dashboard", "simulator")  # the code a worker runs
 
 
 def code_version(checkout):

@@ -64,7 +64,7 @@ class LiveStack:
 
     def start_worker(self, name, queues=("conductor", "api"), all_hosts=True, concurrency=1):
         log = self.tmp / f"worker-{name}-{len(self.workers)}.log"
-        command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-n", f"{name}@%h",
+        command = [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", f"{name}@%h",
                    "-Q", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", "INFO",
                    "--without-mingle", "--without-gossip"]
         if all_hosts:

@@ -1160,7 +1160,7 @@ def test_reading_is_open_in_debug_mode(anon, targets, url):
 
 @pytest.fixture
 def production_permissions(settings, monkeypatch):
-    """What settings.py configures when DJANGO_DEBUG is off.
+    """What the settings configure when DJANGO_DEBUG is off.
 
     DRF copies DEFAULT_PERMISSION_CLASSES onto APIView when it is imported, so reloading
     api_settings (the ``settings`` fixture's setting_changed signal does) does not reach the
@@ -1207,7 +1207,7 @@ for view in (views.RunViewSet, views.HostViewSet, views.ProviderViewSet, views.F
 response = views.ScenarioViewSet.as_view({"get": "list"})(APIRequestFactory().get("/api/scenarios/"))
 print(response.status_code)
 """
-    env = {**os.environ, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "dashboard.settings"}
+    env = {**os.environ, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "config.settings.local"}
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() in ("401", "403")

@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from dashboard.wsgi import application
+from config.wsgi import application
 from tests.live import LiveStack
 
 # The schema the app serves, fetched in-process (no database needed); the requests go to the

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dashboard import locations
+from config import locations
 from dashboard.run import port_is_free, redis_server_binary
 from simulator.worker import IDENTITY, code_version, foreign_workers
 from tests.services import free_port
@@ -258,7 +258,7 @@ def test_a_worker_of_another_checkout_on_the_same_redis_is_reported(env, tmp_pat
                  "REDIS_URL": f"redis://127.0.0.1:{env['DASHBOARD_REDIS_PORT']}/0"}
     with open(log, "w") as output:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-n", "other@%h", "-Q", "api",
+            [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", "other@%h", "-Q", "api",
              "--concurrency", "1", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
             cwd=other, env=other_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -1,15 +1,19 @@
-"""Settings for the resize-failure dashboard.
+"""Settings common to every environment of the resize-failure dashboard.
 
 Everything comes from environment variables with safe local defaults, so a fresh
 clone runs with no configuration: SQLite under ``var/`` and Redis on localhost
-(dashboard/locations.py: where ``make run``'s Redis is).
+(config/locations.py: where ``make run``'s Redis is).
+
+Whether debug mode is on is left to the module that imports this one: local.py (on unless
+``DJANGO_DEBUG`` turns it off) or production.py (always off). The settings that follow it
+are computed by ``secret_key(debug)`` and ``rest_framework(debug)``.
 """
 import os
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.locations import BASE_DIR, redis_url, var_dir
+from config.locations import BASE_DIR, redis_url, var_dir
 
 VAR_DIR = var_dir()
 
@@ -28,12 +32,18 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "local-development-only-not-a-secret"
+def secret_key(debug):
+    """``$DJANGO_SECRET_KEY``; outside debug mode there is no default."""
+    key = os.environ.get("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    if not debug:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set outside debug mode (DJANGO_DEBUG off, or production settings)."
+        )
+    return "local-development-only-not-a-secret"
+
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
@@ -64,8 +74,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "dashboard.urls"
-WSGI_APPLICATION = "dashboard.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -167,32 +177,37 @@ RUN_MAX_REDISPATCHES = int(os.environ.get("RUN_MAX_REDISPATCHES", "3"))
 # How often a worker started with --all-hosts looks for new compute hosts' queues.
 WORKER_HOST_QUEUES_INTERVAL = float(os.environ.get("WORKER_HOST_QUEUES_INTERVAL", "1"))
 
-# REST API: session auth for the browser, tokens for scripts. Reading is open in local debug
-# mode; every write needs an authenticated user.
-REST_FRAMEWORK = {
-    # Token first: a request without credentials gets 401 with "WWW-Authenticate: Token".
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticatedOrReadOnly" if DEBUG else "rest_framework.permissions.IsAuthenticated"
-    ],
-    "DEFAULT_PARSER_CLASSES": [
-        "dashboard.api.errors.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"runs": os.environ.get("API_RUN_RATE", "120/min")},
-    "EXCEPTION_HANDLER": "dashboard.api.errors.exception_handler",
-}
+
+def rest_framework(debug):
+    """REST API: session auth for the browser, tokens for scripts. Reading is open in local
+    debug mode; every write needs an authenticated user."""
+    return {
+        # Token first: a request without credentials gets 401 with "WWW-Authenticate: Token".
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.TokenAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        "DEFAULT_PERMISSION_CLASSES": [
+            "rest_framework.permissions.IsAuthenticatedOrReadOnly" if debug
+            else "rest_framework.permissions.IsAuthenticated"
+        ],
+        "DEFAULT_PARSER_CLASSES": [
+            "dashboard.api.errors.JSONParser",
+            "rest_framework.parsers.FormParser",
+            "rest_framework.parsers.MultiPartParser",
+        ],
+        "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+        "PAGE_SIZE": 50,
+        "DEFAULT_FILTER_BACKENDS": [
+            "django_filters.rest_framework.DjangoFilterBackend",
+            "rest_framework.filters.OrderingFilter",
+        ],
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        "DEFAULT_THROTTLE_RATES": {"runs": os.environ.get("API_RUN_RATE", "120/min")},
+        "EXCEPTION_HANDLER": "dashboard.api.errors.exception_handler",
+    }
+
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Resize-failure dashboard API",
     "DESCRIPTION": "Start simulated Nova resize runs, read their reports, and inspect the simulated clouds.",

@@ -1,0 +1,10 @@
+"""URL routes of the site: the dashboard's pages, the REST API, login and the admin."""
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("dashboard.urls")),
+    path("api/", include("dashboard.api.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]
