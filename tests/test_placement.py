@@ -1,18 +1,23 @@
 """Placement's rules on numbers: capacity, inventory constraints, usages,
-consumer generations, atomic writes, moves and allocation candidates.
+consumer generations, atomic writes, moves, allocation candidates and inventory
+writes; and the Nova records they are audited against (migrations in progress,
+the fault the API shows).
 
 Reference: openstack/placement, placement/objects/allocation.py and placement/handlers/allocation.py.
 """
 import json
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from simulator import placement
-from simulator.cloud import build_cloud
+from simulator.cloud import boot_server, build_cloud
 from simulator.context import PROJECT_ID, USER_ID
-from simulator.models import Consumer, Flavor, Inventory, ResourceProvider
+from simulator.models import Consumer, Flavor, Host, InstanceFault, Inventory, Migration, ResourceProvider, Server
+from simulator.states import MigrationStatus, VmState
 
 CONSTRAINTS_MSG = (
     "Unable to allocate inventory: Unable to create allocation for '{rc}' on resource provider "
@@ -978,3 +983,48 @@ def test_error_document_has_a_request_id_only_when_given():
     assert error.document(request_id="req-1") == {"errors": [{**entry, "request_id": "req-1"}]}
     assert json.loads(error.body())["errors"][0]["request_id"].startswith("req-")
 
+
+# --- Nova's records: migrations in progress, the fault the API shows ---------------------------
+
+
+@pytest.fixture
+def server(small):
+    return boot_server(small, "vm", Host.objects.get(cloud=small, name="host1"), flavor(small, "m1.tiny"))
+
+
+def test_migrations_in_progress_are_every_status_but_the_done_ones(server):
+    host, node = server.host, server.node
+    for status in MigrationStatus.values:
+        Migration.objects.create(
+            cloud=server.cloud, server=server, source_compute=host, source_node=node,
+            old_flavor=server.flavor, new_flavor=flavor(server.cloud, "m1.small"), status=status,
+        )
+    in_progress = set(Migration.objects.in_progress().values_list("status", flat=True))
+    assert in_progress == {"pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting"}
+    assert set(Migration.objects.filter(status="error").in_progress()) == set()
+
+
+def fault(server, message, created):
+    return InstanceFault.objects.create(server=server, code=500, message=message, created=created)
+
+
+def test_the_api_shows_the_latest_fault_only_for_error_and_deleted_servers(server):
+    now = timezone.now()
+    faults = [fault(server, "old", now - timedelta(seconds=1)), fault(server, "first", now), fault(server, "tie", now)]
+    assert server.api_fault(faults) is None  # active
+    for vm_state in (VmState.ERROR, VmState.DELETED):
+        server.vm_state = vm_state
+        assert server.api_fault(faults).message == "tie"  # same time: the one recorded last
+        assert server.api_fault(list(reversed(faults))).message == "tie"
+        assert server.api_fault([]) is None
+    server.vm_state = VmState.STOPPED
+    assert server.api_fault(faults) is None
+
+
+def test_servers_with_their_latest_fault(server, small):
+    other = boot_server(small, "clean", server.host, flavor(small, "m1.tiny"))
+    now = timezone.now()
+    fault(server, "first", now - timedelta(seconds=1))
+    fault(server, "latest", now)
+    rows = {s.name: (s.fault_code, s.fault_message) for s in Server.objects.with_latest_fault()}
+    assert rows == {"vm": (500, "latest"), other.name: (None, None)}

@@ -284,10 +284,7 @@ class ServerSerializer(serializers.ModelSerializer):
 
     def get_fault(self, server) -> dict | None:
         """As Nova's API shows it: the latest fault, only for ERROR and DELETED servers."""
-        faults = list(server.faults.all())
-        if not faults or server.status not in ("ERROR", "DELETED"):
-            return None
-        return fault_dict(max(faults, key=lambda f: (f.created, f.pk)))
+        return fault_dict(server.api_fault(list(server.faults.all())))
 
 
 class ServerCreateSerializer(serializers.Serializer):
