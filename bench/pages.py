@@ -120,12 +120,10 @@ def _allocations(provider, consumer, resources):
 def _snapshot_doc(cloud_hosts, server_uuid, resources):
     """A ``report.snapshot``-sized document for a two-provider run cloud."""
     from simulator.driver import inventory_for
-    from simulator.placement import capacity
+    from simulator.placement import inventory_record
     from simulator.models import Inventory
 
-    inventories = {
-        rc: {**fields, "capacity": capacity(Inventory(**fields))} for rc, fields in inventory_for("FakeDriver").items()
-    }
+    inventories = {rc: inventory_record(Inventory(**fields)) for rc, fields in inventory_for("FakeDriver").items()}
     zero = {rc: 0 for rc in resources}
     return {
         "usages": {cloud_hosts[0]: dict(resources), cloud_hosts[1]: zero},

@@ -3,9 +3,9 @@ import json
 
 from simulator.audit import audit_cloud, audit_summary, findings
 from simulator.report import build_report, snapshot
-from simulator.states import RunStatus
 from simulator.params import KNOWN_BUGS
 from simulator.presets import SCENARIOS, differences, preset_run
+from simulator.states import RESOURCE_CLASSES, RunStatus
 from simulator.tasks import queue_for
 
 from .usage import asked_text, build_bars, consumer_names, human, run_scales
@@ -61,7 +61,8 @@ def describe_outcome(expected):
         return ""
     server = expected["server"]
     usages = ", ".join(
-        f"{provider} {u['VCPU']}/{u['MEMORY_MB']}/{u['DISK_GB']}" for provider, u in expected["usages"].items()
+        f"{provider} {'/'.join(str(used[rc]) for rc in RESOURCE_CLASSES)}"
+        for provider, used in expected["usages"].items()
     )
     fault = f"; fault “{expected['fault']['message']}”" if expected.get("fault") else ""
     return f"{server['status']} on {server['host']}; migration {expected['migration']['status']}{fault}; after: {usages}"

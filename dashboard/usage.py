@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from simulator import placement
 from simulator.models import Flavor, Inventory, Migration, Server
-from simulator.states import RESOURCE_CLASSES
+from simulator.states import RESOURCE_CLASSES, ResourceClass
 
 MAGNIFY_FROM = 4  # magnify when the true bar is at least this many times what must be shown
 STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # round amounts, × a power of ten
@@ -34,11 +34,11 @@ STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # round amounts, × a power of ten
 
 def human(rc, amount):
     """An amount in human units: 1 VCPU, 512 MiB, 1.5 GiB, 20 GB, 1.2 TB."""
-    if rc == "MEMORY_MB":
+    if rc == ResourceClass.MEMORY_MB:
         if abs(amount) >= 1024:
             return f"{_trim(amount / 1024)} GiB"
         return f"{_trim(amount)} MiB"
-    if rc == "DISK_GB":
+    if rc == ResourceClass.DISK_GB:
         if abs(amount) >= 1000:
             return f"{_trim(amount / 1000)} TB"
         return f"{_trim(amount)} GB"
@@ -58,7 +58,7 @@ def _trim(value):
 def round_up(rc, value):
     """The next round amount at or above value: 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 × a power of
     ten (of GiB for memory above 1 GiB)."""
-    if rc == "MEMORY_MB" and value > 1024:
+    if rc == ResourceClass.MEMORY_MB and value > 1024:
         return 1024 * round_up("", value / 1024)
     power = 10 ** (len(str(int(value))) - 1)
     return next(step * power for step in STEPS if value <= step * power)

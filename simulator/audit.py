@@ -11,10 +11,8 @@ Exit code as the CLI's: 0 when nothing is found, 3 when something is.
 """
 from collections import defaultdict
 
-from django.db.models import Q
-
 from .models import Allocation, Migration, ResourceProvider, Server
-from .states import FINDING_KINDS, MIGRATION_DONE_STATUSES, MigrationStatus, TaskState, VmState
+from .states import FINDING_KINDS, MigrationStatus, TaskState, VmState
 
 # The kinds of finding, in the order they are reported, with what people call them.
 
@@ -45,11 +43,10 @@ def audit_cloud(cloud):
     )
     # In progress: not finished by Nova's rule, or "reverted" on the dest while the source is
     # still moving the allocation back (the server is still resize_reverting).
+    of_cloud = Migration.objects.filter(cloud=cloud)
     migrations = list(
-        Migration.objects.filter(cloud=cloud).filter(
-            ~Q(status__in=MIGRATION_DONE_STATUSES)
-            | Q(status=MigrationStatus.REVERTED, server__task_state=TaskState.RESIZE_REVERTING)
-        )
+        of_cloud.in_progress()
+        | of_cloud.filter(status=MigrationStatus.REVERTED, server__task_state=TaskState.RESIZE_REVERTING)
     )
     holdings = defaultdict(dict)  # (provider id, consumer uuid) -> {rc: amount}
     consumer_types = {}

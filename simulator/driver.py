@@ -8,6 +8,7 @@ concurrent writer: a consumer generation conflict.
 from dataclasses import dataclass
 
 from . import exceptions as exc
+from .states import ResourceClass
 
 # nova/virt/fake.py class attributes: vcpus, memory_mb, local_gb.
 DRIVERS = {
@@ -17,17 +18,17 @@ DRIVERS = {
 }
 # nova.conf defaults: reserved_host_memory_mb and the initial_*_allocation_ratio options.
 RESERVED_HOST_MEMORY_MB = 512
-ALLOCATION_RATIOS = {"VCPU": 4.0, "MEMORY_MB": 1.0, "DISK_GB": 1.0}
+ALLOCATION_RATIOS = {ResourceClass.VCPU: 4.0, ResourceClass.MEMORY_MB: 1.0, ResourceClass.DISK_GB: 1.0}
 
 
 def inventory_for(driver):
     """The inventory ``update_provider_tree`` reports for a node of ``driver``."""
     vcpus, memory_mb, local_gb = DRIVERS[driver]
-    totals = {"VCPU": vcpus, "MEMORY_MB": memory_mb, "DISK_GB": local_gb}
+    totals = {ResourceClass.VCPU: vcpus, ResourceClass.MEMORY_MB: memory_mb, ResourceClass.DISK_GB: local_gb}
     return {
-        rc: {
+        rc.value: {
             "total": total,
-            "reserved": RESERVED_HOST_MEMORY_MB if rc == "MEMORY_MB" else 0,
+            "reserved": RESERVED_HOST_MEMORY_MB if rc == ResourceClass.MEMORY_MB else 0,
             "min_unit": 1,
             "max_unit": total,
             "step_size": 1,

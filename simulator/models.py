@@ -4,11 +4,13 @@ import uuid
 from functools import partial
 
 from django.db import models, transaction
-from django.db.models import Q, Value
+from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .states import (
+    FAULT_STATUSES,
+    MIGRATION_DONE_STATUSES,
     ConsumerType,
     MigrationStatus,
     MigrationType,
@@ -104,6 +106,7 @@ class Inventory(models.Model):
 
     @property
     def capacity(self):
+        """What Placement lets consumers use: ``(total - reserved) * allocation_ratio``, rounded down."""
         return int((self.total - self.reserved) * self.allocation_ratio)
 
 
@@ -139,6 +142,17 @@ class Flavor(models.Model):
         }
 
 
+class ServerQuerySet(models.QuerySet):
+    def with_latest_fault(self):
+        """Each server with its latest fault's ``fault_code`` and ``fault_message`` (None without
+        one), in the same query."""
+        latest = InstanceFault.objects.filter(server=OuterRef("pk")).order_by("-created", "-id")
+        return self.annotate(
+            fault_code=Subquery(latest.values("code")[:1]),
+            fault_message=Subquery(latest.values("message")[:1]),
+        )
+
+
 class Server(models.Model):
     """An instance; ``host``/``node`` say where the DB thinks it lives."""
 
@@ -157,6 +171,8 @@ class Server(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
+    objects = ServerQuerySet.as_manager()
+
     class Meta:
         ordering = ["cloud_id", "name"]
 
@@ -166,6 +182,21 @@ class Server(models.Model):
     @property
     def status(self):
         return api_status(self.vm_state, self.task_state)
+
+    def api_fault(self, faults):
+        """The fault Nova's API shows among ``faults`` (faults of this server): the latest one, and
+        only while the server is in ERROR or DELETED (``nova/api/openstack/compute/views/servers.py``);
+        None otherwise."""
+        if self.status not in FAULT_STATUSES or not faults:
+            return None
+        return max(faults, key=lambda fault: (fault.created, fault.pk))
+
+
+class MigrationQuerySet(models.QuerySet):
+    def in_progress(self):
+        """Nova's ``MigrationList.get_in_progress_by_host_and_node``: every status but the done ones
+        (``finished``, waiting for confirm or revert, is in progress)."""
+        return self.exclude(status__in=MIGRATION_DONE_STATUSES)
 
 
 class Migration(models.Model):
@@ -184,6 +215,8 @@ class Migration(models.Model):
     migration_type = models.CharField(max_length=32, choices=MigrationType.choices, default=MigrationType.RESIZE)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = MigrationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -1,5 +1,5 @@
-"""Placement's rules: capacity, inventory constraints, usages, consumer generations,
-allocation candidates, and atomic multi-consumer writes.
+"""Placement's rules: capacity, inventory constraints and writes, usages, consumer
+generations, allocation candidates, and atomic multi-consumer writes.
 
 Every write runs in one transaction and locks the providers it touches (in id
 order) and the consumers it replaces, so concurrent writers can neither
@@ -27,21 +27,16 @@ class PlacementError(Exception):
         self.detail = detail
         super().__init__(detail)
 
+    def document(self, request_id=None):
+        """Placement's error document: ``{"errors": [{status, title, detail, code[, request_id]}]}``."""
+        error = {"status": self.status, "title": self.title, "detail": self.detail, "code": self.code}
+        if request_id is not None:
+            error["request_id"] = request_id
+        return {"errors": [error]}
+
     def body(self):
         """The JSON error document placement would send (what Nova puts in its errors)."""
-        return json.dumps(
-            {
-                "errors": [
-                    {
-                        "status": self.status,
-                        "title": self.title,
-                        "detail": self.detail,
-                        "code": self.code,
-                        "request_id": f"req-{uuidlib.uuid4()}",
-                    }
-                ]
-            }
-        )
+        return json.dumps(self.document(request_id=f"req-{uuidlib.uuid4()}"))
 
 
 class ConcurrentUpdate(PlacementError):
@@ -57,22 +52,123 @@ class AllocationConflict(PlacementError):
     title = "Conflict"
 
 
-def capacity(inventory):
-    """``(total - reserved) * allocation_ratio``, as an integer amount."""
-    return int((inventory.total - inventory.reserved) * inventory.allocation_ratio)
+class InventoryInUse(PlacementError):
+    """An inventory that consumers still allocate from cannot be deleted."""
+
+    status = 409
+    title = "Conflict"
+    code = "placement.inventory.inuse"
+
+
+class InvalidInventory(PlacementError):
+    """An inventory record that breaks Placement's rules; ``field`` is the one at fault."""
+
+    def __init__(self, field, detail):
+        self.field = field
+        super().__init__(detail)
+
+
+class NotFound(PlacementError):
+    """No such resource class, resource provider or inventory."""
+
+    status = 404
+    title = "Not Found"
+
+
+# The fields of an inventory record, as Placement names them.
+INVENTORY_FIELDS = ("total", "reserved", "min_unit", "max_unit", "step_size", "allocation_ratio")
 
 
 def inventory_record(inventory):
     """One inventory as Placement shows it, plus its capacity."""
-    return {
-        "total": inventory.total,
-        "reserved": inventory.reserved,
-        "min_unit": inventory.min_unit,
-        "max_unit": inventory.max_unit,
-        "step_size": inventory.step_size,
-        "allocation_ratio": inventory.allocation_ratio,
-        "capacity": capacity(inventory),
-    }
+    return {**{name: getattr(inventory, name) for name in INVENTORY_FIELDS}, "capacity": inventory.capacity}
+
+
+def provider_inventories(provider):
+    """{resource class: ``inventory_record``} of a provider (``provider.inventories``, so a prefetch serves)."""
+    return {inv.resource_class: inventory_record(inv) for inv in provider.inventories.all()}
+
+
+def get_inventory(provider, resource_class):
+    """``GET /resource_providers/{uuid}/inventories/{rc}``: its ``inventory_record``, or NotFound."""
+    check_resource_class(resource_class)
+    inventory = provider.inventories.filter(resource_class=resource_class).first()
+    if inventory is None:
+        raise _no_inventory(provider, resource_class)
+    return inventory_record(inventory)
+
+
+def _no_inventory(provider, resource_class):
+    return NotFound(f"No inventory of {resource_class} for resource provider {provider.uuid}.")
+
+
+def check_resource_class(resource_class):
+    """Raise NotFound for a resource class Placement does not know."""
+    if resource_class not in RESOURCE_CLASSES:
+        raise NotFound(f"No resource class {resource_class} (known: {', '.join(RESOURCE_CLASSES)}).")
+
+
+def check_inventory(record):
+    """Raise InvalidInventory for a record (every field of ``INVENTORY_FIELDS``) Placement refuses:
+    reserved above total, min_unit above max_unit."""
+    if record["reserved"] > record["total"]:
+        raise InvalidInventory("reserved", "The reserved value is greater than total.")
+    if record["min_unit"] > record["max_unit"]:
+        raise InvalidInventory("min_unit", "min_unit is greater than max_unit.")
+
+
+def _locked(provider):
+    """The provider, read again and locked for the rest of the transaction."""
+    locked = ResourceProvider.objects.select_for_update().filter(pk=provider.pk).first()
+    if locked is None:
+        raise NotFound(f"No resource provider {provider.uuid}.")
+    return locked
+
+
+def _bump_generation(provider):
+    provider.generation += 1
+    provider.save(update_fields=["generation"])
+
+
+def set_inventory(provider, resource_class, record, generation=None):
+    """``PUT /resource_providers/{uuid}/inventories/{rc}``: create or replace one class's inventory
+    from ``record`` (every field of ``INVENTORY_FIELDS``; any other key is ignored).
+
+    ``generation`` is the provider generation the write is based on (None: any); a stale one is
+    ConcurrentUpdate and writes nothing. Returns the provider, its generation bumped.
+    """
+    check_resource_class(resource_class)
+    check_inventory(record)
+    with transaction.atomic():
+        provider = _locked(provider)
+        if generation is not None and generation != provider.generation:
+            raise ConcurrentUpdate("resource provider generation conflict")
+        Inventory.objects.update_or_create(
+            provider=provider,
+            resource_class=resource_class,
+            defaults={name: record[name] for name in INVENTORY_FIELDS},
+        )
+        _bump_generation(provider)
+    return provider
+
+
+def delete_inventory(provider, resource_class):
+    """``DELETE /resource_providers/{uuid}/inventories/{rc}``: refused (InventoryInUse) while
+    anything is allocated from it, NotFound when there is none. Returns the provider, its
+    generation bumped."""
+    check_resource_class(resource_class)
+    with transaction.atomic():
+        provider = _locked(provider)
+        if Allocation.objects.filter(provider=provider, resource_class=resource_class).exists():
+            raise InventoryInUse(
+                f"Unable to delete inventory of class {resource_class} for resource provider {provider.uuid}: "
+                "it has allocations."
+            )
+        deleted, _ = Inventory.objects.filter(provider=provider, resource_class=resource_class).delete()
+        if not deleted:
+            raise _no_inventory(provider, resource_class)
+        _bump_generation(provider)
+    return provider
 
 
 def refusal(record, used, amount):
@@ -247,7 +343,7 @@ def _write(cloud, payload):
         inventory = inventories[key]
         new_used = used_others.get(key, 0) + amount
         # Over capacity is tolerated only if the write does not make the overage worse.
-        if new_used > capacity(inventory) and new_used > used_before.get(key, 0):
+        if new_used > inventory.capacity and new_used > used_before.get(key, 0):
             raise _capacity_exceeded(inventory, by_pk[key[0]].uuid)
 
     for consumer_uuid, body in payload.items():
@@ -278,8 +374,7 @@ def _write(cloud, payload):
         )
 
     for provider in providers.values():
-        provider.generation += 1
-        provider.save(update_fields=["generation"])
+        _bump_generation(provider)
 
 
 def simulate_concurrent_update(cloud, consumer_uuid):
@@ -378,7 +473,7 @@ def allocation_candidates(cloud, resources, provider_names=None, limit=1000):
                 fits = False
                 break
             current = used.get((provider.pk, rc), 0)
-            summary[rc] = {"capacity": capacity(inventory), "used": current}
+            summary[rc] = {"capacity": inventory.capacity, "used": current}
             if refusal(inventory_record(inventory), current, amount):
                 fits = False
                 break

@@ -41,6 +41,9 @@ def snapshot(cloud):
 
 
 def fault_dict(fault):
+    """A fault as Nova's API shows it (None: no fault)."""
+    if fault is None:
+        return None
     return {
         "code": fault.code,
         "message": fault.message,
@@ -51,12 +54,11 @@ def fault_dict(fault):
 
 
 def server_dict(server, faults):
-    """The server as Nova's API shows it: the latest fault only for ERROR/DELETED."""
-    status = server.status
+    """The server as Nova's API shows it, with the fault its API shows among ``faults``."""
     return {
         "uuid": str(server.uuid),
         "name": server.name,
-        "status": status,
+        "status": server.status,
         "vm_state": server.vm_state,
         "task_state": server.task_state,
         "power_state": server.power_state,
@@ -65,7 +67,7 @@ def server_dict(server, faults):
         "flavor": server.flavor.name,
         "old_flavor": server.old_flavor.name if server.old_flavor else None,
         "new_flavor": server.new_flavor.name if server.new_flavor else None,
-        "fault": fault_dict(faults[-1]) if faults and status in ("ERROR", "DELETED") else None,
+        "fault": fault_dict(server.api_fault(faults)),
     }
 
 

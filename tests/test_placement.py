@@ -1,18 +1,23 @@
 """Placement's rules on numbers: capacity, inventory constraints, usages,
-consumer generations, atomic writes, moves and allocation candidates.
+consumer generations, atomic writes, moves, allocation candidates and inventory
+writes; and the Nova records they are audited against (migrations in progress,
+the fault the API shows).
 
 Reference: openstack/placement, placement/objects/allocation.py and placement/handlers/allocation.py.
 """
 import json
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from simulator import placement
-from simulator.cloud import build_cloud
+from simulator.cloud import boot_server, build_cloud
 from simulator.context import PROJECT_ID, USER_ID
-from simulator.models import Consumer, Flavor, Inventory, ResourceProvider
+from simulator.models import Consumer, Flavor, Host, InstanceFault, Inventory, Migration, ResourceProvider, Server
+from simulator.states import MigrationStatus, VmState
 
 CONSTRAINTS_MSG = (
     "Unable to allocate inventory: Unable to create allocation for '{rc}' on resource provider "
@@ -95,15 +100,14 @@ def fake(db):
 def test_fake_driver_capacity_is_total_minus_reserved_times_ratio(fake):
     """1000 VCPU x 4.0, 800000 - 512 MB x 1.0, 600000 GB x 1.0."""
     provider = rp(fake, "host1")
-    capacities = {inv.resource_class: placement.capacity(inv) for inv in provider.inventories.all()}
+    capacities = {inv.resource_class: inv.capacity for inv in provider.inventories.all()}
     assert capacities == {"VCPU": 4000, "MEMORY_MB": 799488, "DISK_GB": 600000}
-    assert {inv.resource_class: inv.capacity for inv in provider.inventories.all()} == capacities
 
 
 def test_small_fake_driver_capacity_is_total_minus_reserved_times_ratio(small):
     """2 VCPU x 4.0, 8192 - 512 MB, 1028 GB."""
     provider = rp(small, "host1")
-    capacities = {inv.resource_class: placement.capacity(inv) for inv in provider.inventories.all()}
+    capacities = {inv.resource_class: inv.capacity for inv in provider.inventories.all()}
     assert capacities == {"VCPU": 8, "MEMORY_MB": 7680, "DISK_GB": 1028}
 
 
@@ -128,7 +132,6 @@ def test_small_fake_driver_inventory_fields(small):
 )
 def test_fractional_capacity_rounds_down(total, reserved, ratio, expected):
     inv = Inventory(resource_class="VCPU", total=total, reserved=reserved, allocation_ratio=ratio)
-    assert placement.capacity(inv) == expected
     assert inv.capacity == expected
 
 
@@ -266,7 +269,7 @@ class TestOverCapacityTolerance:
         put(small, a, on(provider, MEMORY_MB=4096))
         put(small, b, on(provider, MEMORY_MB=3584))
         set_inventory(provider, "MEMORY_MB", total=4608)
-        assert placement.capacity(inventory(provider, "MEMORY_MB")) == 4096
+        assert inventory(provider, "MEMORY_MB").capacity == 4096
         return small, provider, a, b
 
     def test_rewriting_the_same_amount_is_accepted(self, overcommitted):
@@ -870,3 +873,158 @@ def test_candidates_only_come_from_the_given_cloud(small, fake):
     assert {c["provider"].cloud_id for c in candidates} == {small.pk}
     fake_candidates = placement.allocation_candidates(fake, flavor(fake, "m1.large").resources())
     assert [c["summary"]["VCPU"] for c in fake_candidates] == [{"capacity": 4000, "used": 0}] * 2
+
+
+# --- inventory writes: PUT and DELETE /resource_providers/{uuid}/inventories/{rc} -------------
+
+
+def record(**fields):
+    """A whole inventory record: Placement's defaults, with ``fields`` over them."""
+    return {"total": 4, "reserved": 0, "min_unit": 1, "max_unit": 2147483647, "step_size": 1,
+            "allocation_ratio": 1.0, **fields}
+
+
+def generation(provider):
+    provider.refresh_from_db()
+    return provider.generation
+
+
+def test_set_inventory_with_the_current_generation_replaces_the_record_and_bumps_the_generation(small):
+    provider = rp(small, "host1")
+    returned = placement.set_inventory(provider, "VCPU", record(total=64, allocation_ratio=2.0, max_unit=16), 0)
+    assert returned.generation == generation(provider) == 1
+    assert placement.get_inventory(provider, "VCPU") == {
+        "total": 64, "reserved": 0, "min_unit": 1, "max_unit": 16, "step_size": 1, "allocation_ratio": 2.0,
+        "capacity": 128,
+    }
+
+
+def test_set_inventory_with_a_stale_generation_is_a_concurrent_update_and_writes_nothing(small):
+    provider = rp(small, "host1")
+    placement.set_inventory(provider, "VCPU", record(total=8), 0)
+    with pytest.raises(placement.ConcurrentUpdate) as err:
+        placement.set_inventory(provider, "VCPU", record(total=64), 0)
+    assert (err.value.status, err.value.code, err.value.detail) == (
+        409, "placement.concurrent_update", "resource provider generation conflict"
+    )
+    assert generation(provider) == 1
+    assert inventory(provider, "VCPU").total == 8
+
+
+def test_set_inventory_without_a_generation_creates_a_missing_class(small):
+    provider = rp(small, "host1")
+    Inventory.objects.filter(provider=provider, resource_class="DISK_GB").delete()
+    placement.set_inventory(provider, "DISK_GB", record(total=100, capacity=999))  # capacity is not a field
+    assert inventory(provider, "DISK_GB").capacity == 100
+    assert generation(provider) == 1
+
+
+@pytest.mark.parametrize(
+    "fields, field, detail",
+    [
+        ({"total": 10, "reserved": 11}, "reserved", "The reserved value is greater than total."),
+        ({"min_unit": 5, "max_unit": 4}, "min_unit", "min_unit is greater than max_unit."),
+    ],
+)
+def test_set_inventory_refuses_an_invalid_record(small, fields, field, detail):
+    provider = rp(small, "host1")
+    with pytest.raises(placement.InvalidInventory) as err:
+        placement.set_inventory(provider, "VCPU", record(**fields))
+    assert (err.value.field, err.value.detail, err.value.status) == (field, detail, 400)
+    assert (generation(provider), inventory(provider, "VCPU").total) == (0, 2)
+
+
+def test_check_inventory_accepts_the_boundaries():
+    placement.check_inventory(record(total=10, reserved=10, min_unit=4, max_unit=4))
+
+
+def test_inventory_writes_refuse_an_unknown_resource_class(small):
+    provider = rp(small, "host1")
+    for write in (lambda: placement.set_inventory(provider, "VGPU", record()),
+                  lambda: placement.delete_inventory(provider, "VGPU")):
+        with pytest.raises(placement.NotFound) as err:
+            write()
+        assert err.value.detail == "No resource class VGPU (known: VCPU, MEMORY_MB, DISK_GB)."
+    assert not Inventory.objects.filter(resource_class="VGPU").exists()
+    assert generation(provider) == 0
+
+
+def test_delete_inventory_with_allocations_is_refused_as_inuse(small):
+    provider = rp(small, "host1")
+    put(small, new_uuid(), on(provider, MEMORY_MB=512))
+    before = generation(provider)
+    with pytest.raises(placement.InventoryInUse) as err:
+        placement.delete_inventory(provider, "MEMORY_MB")
+    assert (err.value.status, err.value.code) == (409, "placement.inventory.inuse")
+    assert err.value.detail == (
+        f"Unable to delete inventory of class MEMORY_MB for resource provider {provider.uuid}: it has allocations."
+    )
+    assert inventory(provider, "MEMORY_MB").total == 8192
+    assert generation(provider) == before
+
+
+def test_delete_inventory_bumps_the_generation_then_finds_nothing(small):
+    provider = rp(small, "host1")
+    put(small, new_uuid(), on(provider, MEMORY_MB=512))  # another class is allocated: no matter
+    before = generation(provider)
+    assert placement.delete_inventory(provider, "DISK_GB").generation == before + 1
+    assert sorted(placement.provider_inventories(provider)) == ["MEMORY_MB", "VCPU"]
+    for again in (placement.delete_inventory, placement.get_inventory):
+        with pytest.raises(placement.NotFound) as err:
+            again(provider, "DISK_GB")
+        assert err.value.detail == f"No inventory of DISK_GB for resource provider {provider.uuid}."
+    assert generation(provider) == before + 1
+
+
+def test_error_document_has_a_request_id_only_when_given():
+    error = placement.InventoryInUse("in use")
+    entry = {"status": 409, "title": "Conflict", "detail": "in use", "code": "placement.inventory.inuse"}
+    assert error.document() == {"errors": [entry]}
+    assert error.document(request_id="req-1") == {"errors": [{**entry, "request_id": "req-1"}]}
+    assert json.loads(error.body())["errors"][0]["request_id"].startswith("req-")
+
+
+# --- Nova's records: migrations in progress, the fault the API shows ---------------------------
+
+
+@pytest.fixture
+def server(small):
+    return boot_server(small, "vm", Host.objects.get(cloud=small, name="host1"), flavor(small, "m1.tiny"))
+
+
+def test_migrations_in_progress_are_every_status_but_the_done_ones(server):
+    host, node = server.host, server.node
+    for status in MigrationStatus.values:
+        Migration.objects.create(
+            cloud=server.cloud, server=server, source_compute=host, source_node=node,
+            old_flavor=server.flavor, new_flavor=flavor(server.cloud, "m1.small"), status=status,
+        )
+    in_progress = set(Migration.objects.in_progress().values_list("status", flat=True))
+    assert in_progress == {"pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting"}
+    assert set(Migration.objects.filter(status="error").in_progress()) == set()
+
+
+def fault(server, message, created):
+    return InstanceFault.objects.create(server=server, code=500, message=message, created=created)
+
+
+def test_the_api_shows_the_latest_fault_only_for_error_and_deleted_servers(server):
+    now = timezone.now()
+    faults = [fault(server, "old", now - timedelta(seconds=1)), fault(server, "first", now), fault(server, "tie", now)]
+    assert server.api_fault(faults) is None  # active
+    for vm_state in (VmState.ERROR, VmState.DELETED):
+        server.vm_state = vm_state
+        assert server.api_fault(faults).message == "tie"  # same time: the one recorded last
+        assert server.api_fault(list(reversed(faults))).message == "tie"
+        assert server.api_fault([]) is None
+    server.vm_state = VmState.STOPPED
+    assert server.api_fault(faults) is None
+
+
+def test_servers_with_their_latest_fault(server, small):
+    other = boot_server(small, "clean", server.host, flavor(small, "m1.tiny"))
+    now = timezone.now()
+    fault(server, "first", now - timedelta(seconds=1))
+    fault(server, "latest", now)
+    rows = {s.name: (s.fault_code, s.fault_message) for s in Server.objects.with_latest_fault()}
+    assert rows == {"vm": (500, "latest"), other.name: (None, None)}

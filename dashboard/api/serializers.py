@@ -193,10 +193,10 @@ class InventorySerializer(serializers.Serializer):
     allocation_ratio = serializers.FloatField(min_value=0.0001, max_value=3.4e38, default=1.0)
 
     def validate(self, data):
-        if data["reserved"] > data["total"]:
-            raise serializers.ValidationError({"reserved": ["The reserved value is greater than total."]})
-        if data["min_unit"] > data["max_unit"]:
-            raise serializers.ValidationError({"min_unit": ["min_unit is greater than max_unit."]})
+        try:
+            placement.check_inventory(data)
+        except placement.InvalidInventory as error:
+            raise serializers.ValidationError({error.field: [error.detail]}) from error
         return data
 
 
@@ -211,18 +211,7 @@ class ProviderSerializer(serializers.ModelSerializer):
         fields = ["uuid", "name", "cloud", "host", "generation", "inventories", "usages"]
 
     def get_inventories(self, provider) -> dict:
-        return {
-            inv.resource_class: {
-                "total": inv.total,
-                "reserved": inv.reserved,
-                "min_unit": inv.min_unit,
-                "max_unit": inv.max_unit,
-                "step_size": inv.step_size,
-                "allocation_ratio": inv.allocation_ratio,
-                "capacity": placement.capacity(inv),
-            }
-            for inv in provider.inventories.all()
-        }
+        return placement.provider_inventories(provider)
 
     def get_usages(self, provider) -> dict:
         used = self.context["usages"]
@@ -292,10 +281,7 @@ class ServerSerializer(serializers.ModelSerializer):
 
     def get_fault(self, server) -> dict | None:
         """As Nova's API shows it: the latest fault, only for ERROR and DELETED servers."""
-        faults = list(server.faults.all())
-        if not faults or server.status not in ("ERROR", "DELETED"):
-            return None
-        return fault_dict(max(faults, key=lambda f: (f.created, f.pk)))
+        return fault_dict(server.api_fault(list(server.faults.all())))
 
 
 class ServerCreateSerializer(serializers.Serializer):

@@ -19,7 +19,6 @@ from simulator.compute_api import lookup_flavor
 from simulator.audit import audit_cloud
 from simulator.cloud import HostInUse, boot_server, delete_host, delete_server, ensure_host
 from simulator.models import (
-    Allocation,
     Cloud,
     Flavor,
     Host,
@@ -35,7 +34,6 @@ from simulator.models import (
 from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.report import build_report
 from simulator.presets import SCENARIOS
-from simulator.states import RESOURCE_CLASSES
 from simulator.tasks import cast, revoke
 
 from . import filters, serializers
@@ -239,12 +237,26 @@ class ProviderViewSet(viewsets.ReadOnlyModelViewSet):
         return Response({"resource_provider_generation": provider.generation, "usages": placement.usages(provider)})
 
 
-def _placement_error(status_code, code, detail):
-    return Response(
-        {"errors": [{"status": status_code, "title": "Conflict" if status_code == 409 else "Bad Request",
-                     "detail": detail, "code": code}]},
-        status=status_code,
-    )
+def _placement_errors(method):
+    """A view method whose PlacementError is answered as Placement's error document (what is not
+    found: a 404 like any other of the API)."""
+
+    @functools.wraps(method)
+    def answer(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except placement.NotFound as error:
+            raise NotFound(error.detail) from error
+        except placement.PlacementError as error:
+            return Response(error.document(), status=error.status)
+
+    return answer
+
+
+def _provider(uuid, resource_class):
+    """The provider of ``uuid``, once the resource class is known to exist."""
+    placement.check_resource_class(resource_class)
+    return get_object_or_404(ResourceProvider, uuid=uuid)
 
 
 class InventoryView(APIView):
@@ -256,7 +268,7 @@ class InventoryView(APIView):
         return Response(
             {
                 "resource_provider_generation": provider.generation,
-                "inventories": serializers.ProviderSerializer().get_inventories(provider),
+                "inventories": placement.provider_inventories(provider),
             }
         )
 
@@ -266,50 +278,26 @@ class InventoryClassView(APIView):
 
     serializer_class = serializers.InventorySerializer
 
-    def _provider(self, uuid, resource_class, lock=False):
-        if resource_class not in RESOURCE_CLASSES:
-            raise NotFound(f"No resource class {resource_class} (known: {', '.join(RESOURCE_CLASSES)}).")
-        providers = ResourceProvider.objects.select_for_update() if lock else ResourceProvider.objects
-        return get_object_or_404(providers, uuid=uuid)
-
     @extend_schema(operation_id="providers_inventory_retrieve", responses=OpenApiTypes.OBJECT)
+    @_placement_errors
     def get(self, request, uuid, resource_class):
-        provider = self._provider(uuid, resource_class)
-        inventory = serializers.ProviderSerializer().get_inventories(provider).get(resource_class)
-        if inventory is None:
-            raise NotFound(f"No inventory of {resource_class} for resource provider {uuid}.")
+        provider = _provider(uuid, resource_class)
+        inventory = placement.get_inventory(provider, resource_class)
         return Response({"resource_provider_generation": provider.generation, **inventory})
 
     @extend_schema(request=serializers.InventorySerializer, responses=OpenApiTypes.OBJECT)
+    @_placement_errors
     def put(self, request, uuid, resource_class):
         serializer = serializers.InventorySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        generation = data.pop("resource_provider_generation", None)
-        with transaction.atomic():
-            provider = self._provider(uuid, resource_class, lock=True)
-            if generation is not None and generation != provider.generation:
-                return _placement_error(409, "placement.concurrent_update", "resource provider generation conflict")
-            Inventory.objects.update_or_create(provider=provider, resource_class=resource_class, defaults=data)
-            provider.generation += 1
-            provider.save(update_fields=["generation"])
+        record = dict(serializer.validated_data)
+        generation = record.pop("resource_provider_generation", None)
+        placement.set_inventory(_provider(uuid, resource_class), resource_class, record, generation)
         return self.get(request, uuid, resource_class)
 
+    @_placement_errors
     def delete(self, request, uuid, resource_class):
-        with transaction.atomic():
-            provider = self._provider(uuid, resource_class, lock=True)
-            if Allocation.objects.filter(provider=provider, resource_class=resource_class).exists():
-                return _placement_error(
-                    409,
-                    "placement.inventory.inuse",
-                    f"Unable to delete inventory of class {resource_class} for resource provider {uuid}: "
-                    "it has allocations.",
-                )
-            deleted, _ = Inventory.objects.filter(provider=provider, resource_class=resource_class).delete()
-            if not deleted:
-                raise NotFound(f"No inventory of {resource_class} for resource provider {uuid}.")
-            provider.generation += 1
-            provider.save(update_fields=["generation"])
+        placement.delete_inventory(_provider(uuid, resource_class), resource_class)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
