@@ -108,7 +108,7 @@ def run_new(request):
     return render(
         request,
         "runs/form.html",
-        {"form": form, "presets": presets(), "chosen": chosen},
+        {"form": form, "presets": presets(), "chosen": chosen, "custom": CUSTOM},
         status=status,
     )
 

@@ -20,7 +20,7 @@ from .context import API, StepContext
 from .models import Run, RunStep
 from .params import ParamError
 from .report import snapshot
-from .states import RunStatus, VmState
+from .states import VmState
 from .validation import resolve
 
 STEPS = {

@@ -13,7 +13,6 @@ from .params import (
     INTEGER,
     MAX_NAME,
     NAMES,
-    NUMBER,
     PARAMS,
     TEXT,
     ParamError,

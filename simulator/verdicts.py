@@ -1,6 +1,6 @@
 """Verdicts: a finished run's report against the outcome its preset expects."""
 from .presets import SCENARIOS, expected_outcome
-from .states import VerdictResult
+from .states import RunStatus, VerdictResult
 
 
 def verdict(scenario_name, params, report, aborted=False):
@@ -14,7 +14,7 @@ def verdict(scenario_name, params, report, aborted=False):
             "mismatches": [],
             "summary": f"{report['error']} Nothing to judge: the run did not reach Nova's outcome.",
         }
-    if report["status"] == "crashed":
+    if report["status"] == RunStatus.CRASHED:
         return {
             "result": VerdictResult.MISMATCH.value,
             "expected": expected,
