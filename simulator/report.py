@@ -71,6 +71,21 @@ def server_dict(server, faults):
     }
 
 
+def event_dict(event, when=_iso):
+    """An instance action event as ``os-instance-actions`` shows it (times through ``when``)."""
+    return {
+        "event": event.event,
+        "host": event.host,
+        "worker": event.worker or None,
+        "queue": event.queue or None,
+        "result": event.result,
+        "start_time": when(event.start_time),
+        "finish_time": when(event.finish_time),
+        "details": event.details or None,
+        "traceback": event.traceback or None,
+    }
+
+
 def migration_dict(migration):
     if migration is None:
         return None
@@ -186,19 +201,7 @@ def build_report(run):
         "inventories": after.get("inventories") or before.get("inventories"),
         "room": room(run, run.before, faults),
         "events": [
-            {
-                "action": event.action.action,
-                "request_id": event.action.request_id,
-                "event": event.event,
-                "host": event.host,
-                "worker": event.worker or None,
-                "queue": event.queue or None,
-                "result": event.result,
-                "start_time": _iso(event.start_time),
-                "finish_time": _iso(event.finish_time),
-                "details": event.details or None,
-                "traceback": event.traceback or None,
-            }
+            {"action": event.action.action, "request_id": event.action.request_id, **event_dict(event)}
             for event in events
         ],
         "audit": run.audit,

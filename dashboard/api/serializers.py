@@ -6,7 +6,7 @@ from rest_framework import serializers
 from simulator import params, placement
 from simulator.driver import DRIVERS, failure_problem
 from simulator.models import Cloud, Flavor, Host, InstanceAction, Migration, ResourceProvider, Run, Server
-from simulator.report import fault_dict
+from simulator.report import event_dict, fault_dict
 from simulator.presets import SCENARIO
 from simulator.states import RunStatus, VmState
 
@@ -246,20 +246,7 @@ class InstanceActionSerializer(serializers.ModelSerializer):
         fields = ["action", "request_id", "user_id", "project_id", "start_time", "message", "events"]
 
     def get_events(self, action) -> list[dict]:
-        return [
-            {
-                "event": e.event,
-                "host": e.host,
-                "start_time": e.start_time,
-                "finish_time": e.finish_time,
-                "result": e.result,
-                "traceback": e.traceback or None,
-                "details": e.details or None,
-                "worker": e.worker or None,
-                "queue": e.queue or None,
-            }
-            for e in action.events.all()
-        ]
+        return [event_dict(event, when=lambda value: value) for event in action.events.all()]
 
 
 class ServerSerializer(serializers.ModelSerializer):
