@@ -21,15 +21,12 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from simulator import placement
 from simulator.audit import FINDING_KINDS, audit_cloud, findings
 from simulator.driver import POINTS, failure_problem
 from simulator.models import (
-    Allocation,
     Cloud,
     Host,
     InstanceFault,
-    Inventory,
     Migration,
     ResourceProvider,
     Run,
@@ -37,6 +34,7 @@ from simulator.models import (
     RunStep,
     Server,
 )
+from simulator.report import snapshot
 from simulator.scenarios import CUSTOM, SCENARIOS
 from simulator.states import RESOURCE_CLASSES, MigrationStatus, MigrationType, VerdictResult, VmState
 
@@ -161,41 +159,6 @@ class ProviderFilters(ListFilters):
     DEFAULT_SORT = "cloud"
 
 
-def provider_snapshot(providers, key):
-    """A ``report.snapshot``-shaped dict for ``providers`` in three queries whatever their number.
-
-    ``key(provider)`` names a provider in the dict (provider names repeat across
-    clouds, so the overview uses "cloud/name").
-    """
-    keys = {p.pk: key(p) for p in providers}
-    used = placement.used_by_provider(list(keys))
-    inventories = {}
-    for inv in Inventory.objects.filter(provider_id__in=list(keys)).order_by("provider_id", "resource_class"):
-        inventories.setdefault(keys[inv.provider_id], {})[inv.resource_class] = placement.inventory_record(inv)
-    allocations = {}
-    rows = (
-        Allocation.objects.filter(provider_id__in=list(keys))
-        .order_by("provider_id", "consumer__consumer_type", "consumer__uuid", "resource_class")
-        .values_list("provider_id", "consumer__uuid", "consumer__consumer_type", "resource_class", "used")
-    )
-    for provider_id, consumer_uuid, consumer_type, rc, amount in rows:
-        entry = allocations.setdefault(
-            (provider_id, consumer_uuid),
-            {
-                "provider": keys[provider_id],
-                "consumer_uuid": str(consumer_uuid),
-                "consumer_type": consumer_type,
-                "resources": {},
-            },
-        )
-        entry["resources"][rc] = amount
-    return {
-        "usages": {name: {rc: used.get((pk, rc), 0) for rc in RESOURCE_CLASSES} for pk, name in keys.items()},
-        "allocations": list(allocations.values()),
-        "inventories": inventories,
-    }
-
-
 def _usage_cells(snapshot, name):
     """Per resource class: used, capacity and whether it is over capacity ("—" cells where no inventory)."""
     cells = []
@@ -210,7 +173,7 @@ def _usage_cells(snapshot, name):
 
 
 def _overview_key(provider):
-    return f"{provider.cloud.name}/{provider.name}"
+    return f"{provider.cloud.name}/{provider.name}"  # provider names repeat across clouds
 
 
 def provider_list(request):
@@ -221,7 +184,7 @@ def provider_list(request):
     if values.get("cloud"):
         providers = providers.filter(cloud__name=values["cloud"])
     page = _page(request, providers.order_by(*form.order_by(values["sort"])))
-    snap = provider_snapshot(page.object_list, _overview_key)
+    snap = snapshot(providers=page.object_list, name=_overview_key)
     scales = cloud_scales(page.object_list)
     bars = build_bars(snap, "now", consumer_names([snap]), {_overview_key(p): scales[p.pk] for p in page.object_list})
     rows = [
@@ -250,7 +213,7 @@ def provider_detail(request, uuid):
     provider = get_object_or_404(ResourceProvider.objects.select_related("cloud", "host"), uuid=uuid)
     audit = audit_cloud(provider.cloud)
     mine = {kind: [f for f in audit[kind] if f["provider"] == provider.name] for kind in FINDING_KINDS}
-    snap = provider_snapshot([provider], lambda p: p.name)
+    snap = snapshot(providers=[provider])
     names = consumer_names([snap])
     scales = {provider.name: cloud_scales([provider])[provider.pk]}
     bars = build_bars(snap, "now", names, scales, audit=mine).get(provider.name, [])
