@@ -9,9 +9,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
+from dashboard.filters import SortOrdering
 from simulator.models import Host, ResourceProvider, Run
 
 pytestmark = pytest.mark.django_db
@@ -413,3 +414,39 @@ def test_hand_edited_failures_do_not_break_the_hosts_page(client, demo_cloud):
     html = page(client, reverse("host-list"))
     assert "driver.finish_migration raises VirtualInterfaceCreateException" in html
     assert "invalid: {&#x27;point&#x27;: 3}" in html
+
+
+# -- one filter stack: the pages and the API ---------------------------------------------------
+@pytest.mark.parametrize(
+    "name, endpoint",
+    [
+        ("provider-list", "/api/providers/"),
+        ("host-list", "/api/hosts/"),
+        ("server-list", "/api/servers/"),
+        ("migration-list", "/api/migrations/"),
+        ("run-list", "/api/runs/"),
+    ],
+)
+def test_a_list_page_and_its_api_list_take_the_same_filters_and_sorts(client, db, name, endpoint):
+    response = client.get(reverse(name))
+    filterset = response.context["filterset"]
+    view = resolve(endpoint).func.cls()
+    assert type(filterset) is view.filterset_class
+
+    schema = client.get("/api/schema/?format=json").json()
+    in_api = {p["name"] for p in schema["paths"][endpoint]["get"]["parameters"]} - {"limit", "offset", "ordering"}
+    assert set(filterset.form.fields) == in_api
+    html = response.content.decode()
+    for field in in_api:
+        assert f'name="{field}"' in html or field in response.context["listing"].hidden, field
+
+    offered = set(re.findall(r'<option value="-?([a-z_]+)"', html.split('name="sort"', 1)[1].split("</select>", 1)[0]))
+    ordering = {key for key, _ in SortOrdering().get_valid_fields(None, view)}
+    assert offered == ordering
+
+
+def test_the_api_orders_as_the_pages_sort(client, db):
+    fake_runs(3)
+    for key in ("id", "-id", "created", "-finished"):
+        listed = [r["id"] for r in client.get(f"/api/runs/?ordering={key}").json()["results"]]
+        assert listed == run_ids(page(client, reverse("run-list") + f"?sort={key}")), key
