@@ -178,6 +178,14 @@ class AuditKind(Vocabulary, models.TextChoices):
 FINDING_KINDS = {kind.value: kind.label for kind in AuditKind if kind != AuditKind.CLEAN}
 
 
+@vocabulary("service", colours={"up": "green", "down": "red"})
+class ServiceState(Vocabulary, models.TextChoices):
+    """A nova-compute service's state (``Host.service_up``)."""
+
+    UP = "up", "up"
+    DOWN = "down", "down"
+
+
 @vocabulary(
     "server",
     colours={

@@ -356,6 +356,7 @@ def runs(api, demo_cloud):
         ("?verdict=mismatch", []),
         ("?verdict=aborted", ["aborted"]),
         ("?verdict=none", ["custom"]),
+        ("?verdict=pending", ["queued"]),
         ("?cloud=demo", ["queued"]),
         ("?cloud=nowhere", []),
         ("?status=done&verdict=matched&scenario=bug-1825537", ["matched"]),

@@ -9,9 +9,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
+from dashboard.filters import SortOrdering
 from simulator.models import Host, ResourceProvider, Run
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +148,7 @@ def test_provider_page_shows_inventory_bars_allocations_and_the_orphan(client, r
     assert orphan["consumer_uuid"] in html
     assert "server1" in html and "INSTANCE" in html
     assert 'title="VCPU=1, MEMORY_MB=512, DISK_GB=1">1 VCPU · 512 MiB · 1 GB</td>' in html
-    assert '<span class="badge red">orphaned</span>' in html
+    assert '<span class="badge red" data-audit="orphaned">orphaned</span>' in html
     assert orphan["message"].replace("'", "&#x27;") in html
     assert 'class="seg seg-orphaned"' in html
     assert 'data-provider="host1" data-rc="MEMORY_MB" data-when="now" data-used="512" data-capacity="799488"' in html
@@ -192,10 +193,10 @@ def test_hosts_page_shows_service_driver_failures_provider_and_servers(client, r
     html = page(client, reverse("host-list") + f"?cloud={report['cloud']}&sort=name")
 
     host1_row, host2_row = html.split("<tbody>", 1)[1].split("</tr>")[:2]
-    assert "host1" in host1_row and '<span class="badge red">down</span>' in host1_row
+    assert "host1" in host1_row and '<span class="badge red" data-status="down">down</span>' in host1_row
     assert "driver.finish_migration raises VirtualInterfaceCreateException" in host1_row
     assert "FakeDriver" in host1_row
-    assert "host2" in host2_row and '<span class="badge green">up</span>' in host2_row
+    assert "host2" in host2_row and '<span class="badge green" data-status="up">up</span>' in host2_row
     assert reverse("provider-detail", args=[host2.uuid]) in host2_row
     # The server ended on host2.
     assert host1_row.rstrip().endswith('<td class="num">0</td>')
@@ -413,3 +414,39 @@ def test_hand_edited_failures_do_not_break_the_hosts_page(client, demo_cloud):
     html = page(client, reverse("host-list"))
     assert "driver.finish_migration raises VirtualInterfaceCreateException" in html
     assert "invalid: {&#x27;point&#x27;: 3}" in html
+
+
+# -- one filter stack: the pages and the API ---------------------------------------------------
+@pytest.mark.parametrize(
+    "name, endpoint",
+    [
+        ("provider-list", "/api/providers/"),
+        ("host-list", "/api/hosts/"),
+        ("server-list", "/api/servers/"),
+        ("migration-list", "/api/migrations/"),
+        ("run-list", "/api/runs/"),
+    ],
+)
+def test_a_list_page_and_its_api_list_take_the_same_filters_and_sorts(client, db, name, endpoint):
+    response = client.get(reverse(name))
+    filterset = response.context["filterset"]
+    view = resolve(endpoint).func.cls()
+    assert type(filterset) is view.filterset_class
+
+    schema = client.get("/api/schema/?format=json").json()
+    in_api = {p["name"] for p in schema["paths"][endpoint]["get"]["parameters"]} - {"limit", "offset", "ordering"}
+    assert set(filterset.form.fields) == in_api
+    html = response.content.decode()
+    for field in in_api:
+        assert f'name="{field}"' in html or field in response.context["listing"].hidden, field
+
+    offered = set(re.findall(r'<option value="-?([a-z_]+)"', html.split('name="sort"', 1)[1].split("</select>", 1)[0]))
+    ordering = {key for key, _ in SortOrdering().get_valid_fields(None, view)}
+    assert offered == ordering
+
+
+def test_the_api_orders_as_the_pages_sort(client, db):
+    fake_runs(3)
+    for key in ("id", "-id", "created", "-finished"):
+        listed = [r["id"] for r in client.get(f"/api/runs/?ordering={key}").json()["results"]]
+        assert listed == run_ids(page(client, reverse("run-list") + f"?sort={key}")), key

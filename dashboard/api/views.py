@@ -36,7 +36,8 @@ from simulator.report import build_report
 from simulator.presets import SCENARIOS
 from simulator.tasks import cast, revoke
 
-from . import filters, serializers
+from .. import filters
+from . import serializers
 
 class APIRoot(APIView):
     """``/api/``: every endpoint of the API with its methods, the OpenAPI schema and its docs."""
@@ -101,7 +102,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     queryset = Run.objects.select_related("cloud").defer("before", "after", "pipeline_state")
     lookup_value_regex = "[0-9]+"  # the views below look runs up by pk themselves: "abc" must not reach the query
     filterset_class = filters.RunFilter
-    ordering_fields = ["id", "created", "finished"]
+    filter_backends = filters.BACKENDS
     ordering = ["-created", "-id"]
     throttle_scope = "runs"
 
@@ -180,7 +181,7 @@ class HostViewSet(viewsets.ModelViewSet):
     queryset = Host.objects.select_related("cloud", "provider")
     serializer_class = serializers.HostSerializer
     filterset_class = filters.HostFilter
-    ordering_fields = ["name", "id"]
+    filter_backends = filters.BACKENDS
     ordering = ["cloud_id", "name"]
 
     def perform_create(self, serializer):
@@ -211,7 +212,7 @@ class ProviderViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ProviderSerializer
     filterset_class = filters.ProviderFilter
     lookup_field = "uuid"
-    ordering_fields = ["name", "id"]
+    filter_backends = filters.BACKENDS
     ordering = ["cloud_id", "name"]
 
     def get_serializer_context(self):
@@ -313,7 +314,7 @@ class FlavorViewSet(viewsets.ModelViewSet):
     queryset = Flavor.objects.select_related("cloud")
     serializer_class = serializers.FlavorSerializer
     filterset_class = filters.FlavorFilter
-    ordering_fields = ["flavorid", "name", "id"]
+    filter_backends = filters.BACKENDS
     ordering = ["cloud_id", "flavorid"]
 
 
@@ -333,7 +334,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     serializer_class = serializers.ServerSerializer
     filterset_class = filters.ServerFilter
     lookup_field = "uuid"
-    ordering_fields = ["name", "created", "id"]
+    filter_backends = filters.BACKENDS
     ordering = ["cloud_id", "name"]
 
     @extend_schema(request=serializers.ServerCreateSerializer, responses={201: serializers.ServerSerializer})
@@ -371,7 +372,7 @@ class MigrationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.MigrationSerializer
     filterset_class = filters.MigrationFilter
     lookup_field = "uuid"
-    ordering_fields = ["created", "id"]
+    filter_backends = filters.BACKENDS
     ordering = ["-created", "-id"]
 
 
