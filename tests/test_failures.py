@@ -4,10 +4,7 @@ import pytest
 from simulator.pipeline import execute_step, start_run
 from simulator.report import build_report
 from simulator.presets import SCENARIOS
-
-TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
-SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
-ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+from tests.factories import SMALL, TINY, ZERO
 
 
 def kinds(report):
