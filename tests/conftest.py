@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 
 from simulator.models import Cloud
-from simulator.pipeline import run_to_completion, start_run
 from simulator.report import build_report
+from tests.factories import finished_run
 from tests.services import postgres_cluster
 
 
@@ -22,7 +22,7 @@ def resize(db):
     """Run a scenario to the end in this process and return its report."""
 
     def _resize(scenario="bug-1825537", **overrides):
-        return build_report(run_to_completion(start_run(scenario, overrides)))
+        return build_report(finished_run(scenario, **overrides))
 
     return _resize
 

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from simulator.driver import HOST_POINTS
-from simulator.models import Allocation, Host, ResourceProvider, Run, RunStep
-from simulator.pipeline import run_to_completion, start_run
+from simulator.models import Allocation, Host, Run, RunStep
+from tests.factories import finished_run, host_of, provider_of
 
 SIMULATOR_MODELS = list(apps.get_app_config("simulator").get_models())
 
@@ -22,7 +22,7 @@ def admin_url(obj_or_model, view, *args):
 
 @pytest.fixture
 def run(db):
-    return run_to_completion(start_run("bug-1825537", {}))
+    return finished_run("bug-1825537")
 
 
 def test_every_model_is_registered():
@@ -40,7 +40,7 @@ def list_page(client, model):
 @pytest.mark.parametrize("model", SIMULATOR_MODELS, ids=lambda m: m.__name__)
 def test_list_and_change_pages_open_without_a_query_per_row(admin_client, run, model):
     rows, queries = list_page(admin_client, model)
-    run_to_completion(start_run("bug-1825537", {}))  # a second cloud: more rows, the same queries
+    finished_run("bug-1825537")  # a second cloud: more rows, the same queries
     more_rows, same_queries = list_page(admin_client, model)
     assert more_rows == model.objects.count() > rows > 0
     assert same_queries == queries
@@ -80,7 +80,7 @@ def test_allocation_changelist_filters_on_consumer_type(admin_client, run):
 
 
 def test_provider_change_page_inlines_its_inventories(admin_client, demo_cloud):
-    provider = ResourceProvider.objects.get(cloud=demo_cloud, name="host1")
+    provider = provider_of(demo_cloud, "host1")
     response = admin_client.get(admin_url(provider, "change", provider.pk))
     assert response.status_code == 200
     (inventories,) = response.context["inline_admin_formsets"]
@@ -104,7 +104,7 @@ def failure_errors(response):
 
 
 def test_host_change_page_opens(admin_client, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     response = admin_client.get(admin_url(host, "change", host.pk))
     assert response.status_code == 200
     assert response.context["original"] == host
@@ -130,7 +130,7 @@ def test_host_change_page_opens(admin_client, demo_cloud):
     ],
 )
 def test_host_failures_are_validated(admin_client, demo_cloud, failures, expected):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
     assert response.status_code == 200  # the form again, with its errors
     assert any(expected in error for error in failure_errors(response)), failure_errors(response)
@@ -139,7 +139,7 @@ def test_host_failures_are_validated(admin_client, demo_cloud, failures, expecte
 
 
 def test_every_bad_failure_is_reported(admin_client, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     failures = [{"point": "nowhere"}, {"point": "destroy"}, {"point": "destroy", "exception": "Boom"}]
     response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
     errors = failure_errors(response)
@@ -164,7 +164,7 @@ def test_every_bad_failure_is_reported(admin_client, demo_cloud):
     ],
 )
 def test_valid_host_failures_are_saved(admin_client, demo_cloud, failures):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
     assert response.status_code == 302, failure_errors(response)
     host.refresh_from_db()
@@ -172,7 +172,7 @@ def test_valid_host_failures_are_saved(admin_client, demo_cloud, failures):
 
 
 def test_emptied_failures_save_as_empty_list(admin_client, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     Host.objects.filter(pk=host.pk).update(failures=[{"point": "destroy"}])
     data = {**host_form_data(host, []), "failures": ""}
     assert admin_client.post(admin_url(host, "change", host.pk), data).status_code == 302

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from simulator.models import Run
-from simulator.pipeline import start_run
 from simulator.reaper import pending_task_ids, reap
 from simulator.tasks import queue_for
+from tests.factories import TINY, started_run
 
 
 class FakeBroker:
@@ -29,7 +29,7 @@ class FakeBroker:
 def stale_run(db, settings):
     settings.RUN_STALE_AFTER = 30
     settings.RUN_MAX_REDISPATCHES = 2
-    run = start_run("resize-confirm", {})
+    run = started_run("resize-confirm")
     Run.objects.filter(pk=run.pk).update(progressed=timezone.now() - timedelta(seconds=60))
     return Run.objects.get(pk=run.pk)
 
@@ -70,5 +70,5 @@ def test_after_the_last_try_the_run_is_crashed_with_the_reason(stale_run):
         "Last error: conductor.migrate_server failed: KeyError('x')"
     )
     assert run.next_step == "" and run.finished is not None
-    assert run.after["usages"]["host1"] == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+    assert run.after["usages"]["host1"] == TINY
     assert run.verdict["matched"] is False
