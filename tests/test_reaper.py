@@ -39,6 +39,13 @@ def test_pending_ids_come_from_queues_and_unacked_messages():
     assert pending_task_ids(broker, ["conductor"]) == {"a", "c"}
 
 
+def test_pending_ids_skip_what_is_not_a_celery_message():
+    broker = FakeBroker(queued={"conductor": ["a"]}, unacked=["b"])
+    broker.queued["conductor"] += ["not json", json.dumps([]), json.dumps("text"), json.dumps({"body": "x"})]
+    broker.unacked += [json.dumps([]), json.dumps([{"headers": None}, "", "q"]), b"\xff"]
+    assert pending_task_ids(broker, ["conductor"]) == {"a", "b"}
+
+
 def test_a_lost_cast_is_sent_again_under_a_new_task_id(stale_run, django_capture_on_commit_callbacks):
     sent = []
     with django_capture_on_commit_callbacks(execute=True):
