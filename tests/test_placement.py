@@ -925,8 +925,18 @@ def test_set_inventory_refuses_an_invalid_record(small, fields, field, detail):
     assert (generation(provider), inventory(provider, "VCPU").total) == (0, 2)
 
 
-def test_check_inventory_accepts_the_boundaries():
-    placement.check_inventory(record(total=10, reserved=10, min_unit=4, max_unit=4))
+@pytest.mark.parametrize(
+    "at_the_boundary, one_past, field",
+    [
+        ({"total": 10, "reserved": 10}, {"total": 10, "reserved": 11}, "reserved"),
+        ({"min_unit": 4, "max_unit": 4}, {"min_unit": 5, "max_unit": 4}, "min_unit"),
+    ],
+)
+def test_check_inventory_accepts_the_boundary_and_refuses_one_past_it(at_the_boundary, one_past, field):
+    assert placement.check_inventory(record(**at_the_boundary)) is None
+    with pytest.raises(placement.InvalidInventory) as err:
+        placement.check_inventory(record(**one_past))
+    assert err.value.field == field
 
 
 def test_inventory_writes_refuse_an_unknown_resource_class(small):
