@@ -16,6 +16,13 @@ from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTCOME_KEYS = ("status", "vm_state", "task_state", "host", "flavor")
+# The seed's casts (bug-1825537), each on its service's queue: (step, queue).
+SEED_STEPS = [
+    ("conductor.migrate_server", "conductor"),
+    ("compute.prep_resize", "compute.host2"),
+    ("compute.resize_instance", "compute.host1"),
+    ("compute.finish_resize", "compute.host2"),
+]
 
 
 def outcome(report):

@@ -11,7 +11,6 @@ import uuid
 import pytest
 from celery import current_app
 from django.db import OperationalError as DatabaseBusy
-from django.db.backends.utils import CursorWrapper
 from kombu.exceptions import OperationalError
 
 from simulator import pipeline, tasks
@@ -203,19 +202,10 @@ def test_a_step_that_raises_is_recorded_on_the_run_and_rolled_back(db, casts, mo
     assert not run.steps.exists() and casts == []
 
 
-def test_a_step_whose_database_is_busy_is_retried_by_the_task(db, casts, monkeypatch):
+def test_a_step_whose_database_is_busy_is_retried_by_the_task(db, casts, first_write_fails):
     """A deadlock or a locked database is no failure of the step: the task executes it again."""
     run = started_run("bug-1825537")
-    real_execute = CursorWrapper._execute
-    refused = []
-
-    def locked_once(self, sql, params, *args):
-        if not refused and sql.lstrip().upper().startswith("INSERT") and "simulator_migration" in sql:
-            refused.append(sql)
-            raise DatabaseBusy("database is locked")
-        return real_execute(self, sql, params, *args)
-
-    monkeypatch.setattr(CursorWrapper, "_execute", locked_once)
+    refused = first_write_fails("simulator_migration", DatabaseBusy("database is locked"))
     result = deliver(run, "conductor")
 
     assert result.successful(), result.traceback

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.live import LiveStack, outcome
+from tests.live import SEED_STEPS, LiveStack, outcome
 
 
 @pytest.fixture
@@ -21,12 +21,7 @@ def test_the_seed_runs_step_by_step_on_the_worker(stack):
 
     assert report["status"] == "done"
     assert report["verdict"]["matched"] is True
-    assert [(s["name"], s["queue"]) for s in report["steps"]] == [
-        ("conductor.migrate_server", "conductor"),
-        ("compute.prep_resize", "compute.host2"),
-        ("compute.resize_instance", "compute.host1"),
-        ("compute.finish_resize", "compute.host2"),
-    ]
+    assert [(s["name"], s["queue"]) for s in report["steps"]] == SEED_STEPS
     assert all(s["worker"].startswith("w1@") and s["task_id"] for s in report["steps"])
     assert all(e["worker"].startswith("w1@") for e in report["events"])
     assert [e["queue"] for e in report["events"]][-1] == "compute.host2"
