@@ -179,10 +179,10 @@ class LiveStack:
     def reports(self, run_ids, timeout=120):
         """The reports of several runs, once all have ended (one process for all of them)."""
         return self.python(
-            "import json, time; from simulator.models import Run; from simulator.pipeline import FINAL_STATUSES; "
+            "import json, time; from simulator.models import Run; "
             "from simulator.report import build_report; "
             f"ids = {list(run_ids)!r}; deadline = time.monotonic() + {timeout}\n"
-            "while Run.objects.filter(pk__in=ids).exclude(status__in=FINAL_STATUSES).exists() "
+            "while Run.objects.filter(pk__in=ids).unfinished().exists() "
             "and time.monotonic() < deadline: time.sleep(0.1)\n"
             "print(json.dumps([build_report(Run.objects.get(pk=i)) for i in ids]))"
         )
