@@ -2,10 +2,11 @@ import os
 
 import pytest
 from django.core.management import call_command
+from django.db.backends.utils import CursorWrapper
 
 from simulator.models import Cloud
-from simulator.pipeline import run_to_completion, start_run
 from simulator.report import build_report
+from tests.factories import finished_run
 from tests.services import postgres_cluster
 
 
@@ -22,9 +23,31 @@ def resize(db):
     """Run a scenario to the end in this process and return its report."""
 
     def _resize(scenario="bug-1825537", **overrides):
-        return build_report(run_to_completion(start_run(scenario, overrides)))
+        return build_report(finished_run(scenario, **overrides))
 
     return _resize
+
+
+@pytest.fixture
+def first_write_fails(monkeypatch):
+    """``first_write_fails(table, error)``: the next INSERT, UPDATE or DELETE on ``table`` raises
+    ``error`` (a deadlock, a locked database) instead of running; later ones run. Returns the list
+    of the statements refused."""
+
+    def arm(table, error):
+        real_execute = CursorWrapper._execute
+        refused = []
+
+        def once(self, sql, params, *args):
+            if not refused and table in sql and sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+                refused.append(sql)
+                raise error
+            return real_execute(self, sql, params, *args)
+
+        monkeypatch.setattr(CursorWrapper, "_execute", once)
+        return refused
+
+    return arm
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,27 @@ from dashboard.run import redis_server_binary
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+OUTCOME_KEYS = ("status", "vm_state", "task_state", "host", "flavor")
+# The seed's casts (bug-1825537), each on its service's queue: (step, queue).
+SEED_STEPS = [
+    ("conductor.migrate_server", "conductor"),
+    ("compute.prep_resize", "compute.host2"),
+    ("compute.resize_instance", "compute.host1"),
+    ("compute.finish_resize", "compute.host2"),
+]
+
+
+def outcome(report):
+    """What a run did, without ids and timings: to compare a run on workers with the same run in-process."""
+    return {
+        "server": {key: report["server"][key] for key in OUTCOME_KEYS},
+        "fault": report["server"]["fault"] and report["server"]["fault"]["message"],
+        "migration": report["migration"]["status"],
+        "usages": report["usages"]["after"],
+        "events": [(e["event"], e["host"], e["result"]) for e in report["events"]],
+        "audit": {k: len(report["audit"][k]) for k in ("orphaned", "missing", "flavor_mismatch")},
+        "verdict": report["verdict"]["matched"],
+    }
 
 
 class LiveStack:
@@ -144,6 +165,11 @@ class LiveStack:
         """How many messages wait in these Redis queues (not those delivered to a worker)."""
         client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.5)
         return sum(client.llen(queue) for queue in queues)
+
+    def in_process(self, *args):
+        """The JSON report of ``resize_run --in-process``: the same run without Redis or a worker."""
+        result = self.manage("resize_run", "--in-process", "--json", *args, check=True)
+        return json.loads(result.stdout)
 
     def report(self, run_id, wait=True, timeout=120):
         args = ["run_report", str(run_id), "--json"] + (["--wait", "--timeout", str(timeout)] if wait else [])

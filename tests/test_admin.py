@@ -1,5 +1,7 @@
-"""The admin: every model's pages open, lists take no query per row, Host.failures is validated."""
+"""The admin: every model's pages open, lists take no query per row, Host.failures is validated
+against the driver calls a host's failure can break."""
 import json
+import uuid
 
 import pytest
 from django.apps import apps
@@ -8,9 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from simulator.driver import HOST_POINTS
-from simulator.models import Allocation, Host, ResourceProvider, Run, RunStep
-from simulator.pipeline import run_to_completion, start_run
+from simulator.driver import HOST_POINTS, PLACEMENT_POINTS, POINTS, FakeDriver
+from simulator.exceptions import NovaException
+from simulator.models import Allocation, Host, Run, RunStep, Server
+from tests.factories import SMALL, TINY, finished_run, host_of, provider_of
 
 SIMULATOR_MODELS = list(apps.get_app_config("simulator").get_models())
 
@@ -22,7 +25,7 @@ def admin_url(obj_or_model, view, *args):
 
 @pytest.fixture
 def run(db):
-    return run_to_completion(start_run("bug-1825537", {}))
+    return finished_run("bug-1825537")
 
 
 def test_every_model_is_registered():
@@ -40,7 +43,7 @@ def list_page(client, model):
 @pytest.mark.parametrize("model", SIMULATOR_MODELS, ids=lambda m: m.__name__)
 def test_list_and_change_pages_open_without_a_query_per_row(admin_client, run, model):
     rows, queries = list_page(admin_client, model)
-    run_to_completion(start_run("bug-1825537", {}))  # a second cloud: more rows, the same queries
+    finished_run("bug-1825537")  # a second cloud: more rows, the same queries
     more_rows, same_queries = list_page(admin_client, model)
     assert more_rows == model.objects.count() > rows > 0
     assert same_queries == queries
@@ -70,23 +73,30 @@ def test_run_change_page_is_read_only_with_its_steps(admin_client, run):
 
 
 def test_allocation_changelist_filters_on_consumer_type(admin_client, run):
+    rescheduled = finished_run("prep-resize-reschedule").cloud.name  # its migration still holds m1.tiny on host1
     url = admin_url(Allocation, "changelist")
-    for consumer_type in ("INSTANCE", "MIGRATION"):
-        response = admin_client.get(url, {"consumer__consumer_type__exact": consumer_type})
-        expected = Allocation.objects.filter(consumer__consumer_type=consumer_type)
-        assert set(response.context["cl"].result_list) == set(expected)
+    listed = {
+        consumer_type: {
+            (a.provider.cloud.name, a.provider.name, a.resource_class, a.used)
+            for a in admin_client.get(url, {"consumer__consumer_type__exact": consumer_type}).context["cl"].result_list
+        }
+        for consumer_type in ("INSTANCE", "MIGRATION")
+    }
+    assert listed["MIGRATION"] == {(rescheduled, "host1", rc, used) for rc, used in TINY.items()}
+    assert listed["INSTANCE"] == {(run.cloud.name, "host1", rc, used) for rc, used in TINY.items()} | {
+        (rescheduled, "host3", rc, used) for rc, used in SMALL.items()
+    }
     allocation = Allocation.objects.select_related("consumer").first()
     assert str(allocation.consumer.uuid) in admin_client.get(url).content.decode()
 
 
 def test_provider_change_page_inlines_its_inventories(admin_client, demo_cloud):
-    provider = ResourceProvider.objects.get(cloud=demo_cloud, name="host1")
+    provider = provider_of(demo_cloud, "host1")
     response = admin_client.get(admin_url(provider, "change", provider.pk))
     assert response.status_code == 200
     (inventories,) = response.context["inline_admin_formsets"]
     assert {f.instance.resource_class for f in inventories.formset.forms} == {"VCPU", "MEMORY_MB", "DISK_GB"}
-    vcpu = provider.inventories.get(resource_class="VCPU")
-    assert f"<p>{vcpu.capacity}</p>" in response.content.decode()
+    assert "<p>4000</p>" in response.content.decode()  # VCPU capacity: FakeDriver's 1000 x 4.0
 
 
 def host_form_data(host, failures):
@@ -104,7 +114,7 @@ def failure_errors(response):
 
 
 def test_host_change_page_opens(admin_client, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     response = admin_client.get(admin_url(host, "change", host.pk))
     assert response.status_code == 200
     assert response.context["original"] == host
@@ -130,7 +140,7 @@ def test_host_change_page_opens(admin_client, demo_cloud):
     ],
 )
 def test_host_failures_are_validated(admin_client, demo_cloud, failures, expected):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
     assert response.status_code == 200  # the form again, with its errors
     assert any(expected in error for error in failure_errors(response)), failure_errors(response)
@@ -139,7 +149,7 @@ def test_host_failures_are_validated(admin_client, demo_cloud, failures, expecte
 
 
 def test_every_bad_failure_is_reported(admin_client, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     failures = [{"point": "nowhere"}, {"point": "destroy"}, {"point": "destroy", "exception": "Boom"}]
     response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
     errors = failure_errors(response)
@@ -164,7 +174,7 @@ def test_every_bad_failure_is_reported(admin_client, demo_cloud):
     ],
 )
 def test_valid_host_failures_are_saved(admin_client, demo_cloud, failures):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     response = admin_client.post(admin_url(host, "change", host.pk), host_form_data(host, failures))
     assert response.status_code == 302, failure_errors(response)
     host.refresh_from_db()
@@ -172,7 +182,7 @@ def test_valid_host_failures_are_saved(admin_client, demo_cloud, failures):
 
 
 def test_emptied_failures_save_as_empty_list(admin_client, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     Host.objects.filter(pk=host.pk).update(failures=[{"point": "destroy"}])
     data = {**host_form_data(host, []), "failures": ""}
     assert admin_client.post(admin_url(host, "change", host.pk), data).status_code == 302
@@ -180,12 +190,40 @@ def test_emptied_failures_save_as_empty_list(admin_client, demo_cloud):
     assert host.failures == []
 
 
-def test_host_points_are_the_driver_calls():
-    assert HOST_POINTS == [
-        "prep_resize",
-        "migrate_disk_and_power_off",
-        "finish_migration",
-        "confirm_migration",
-        "destroy",
-        "finish_revert_migration",
-    ]
+# Where each failure point fails (reference §4), spelled out: a driver call on a compute host (the
+# resize's source or dest) and the FakeDriver method that checks it; or not on a host at all.
+DRIVER_CALLS = {
+    "prep_resize": ("dest", "resize_claim"),
+    "migrate_disk_and_power_off": ("source", "migrate_disk_and_power_off"),
+    "finish_migration": ("dest", "finish_migration"),
+    "confirm_migration": ("source", "confirm_migration"),
+    "destroy": ("dest", "destroy"),
+    "finish_revert_migration": ("source", "finish_revert_migration"),
+}
+NOT_ON_A_HOST = {
+    "select_destinations": "the scheduler, in the conductor",
+    "conductor_move": "a placement write",
+    "scheduler_claim": "a placement write",
+    "confirm_delete": "a placement write",
+    "revert_move": "a placement write",
+}
+
+
+def test_the_host_failure_points_are_the_driver_calls_of_a_compute_host():
+    assert HOST_POINTS == list(DRIVER_CALLS)
+    assert {name: POINTS[name].runs_on for name in HOST_POINTS} == {name: on for name, (on, _) in DRIVER_CALLS.items()}
+    assert set(POINTS) == set(DRIVER_CALLS) | set(NOT_ON_A_HOST)
+    assert PLACEMENT_POINTS == {name for name, where in NOT_ON_A_HOST.items() if where == "a placement write"}
+
+
+@pytest.mark.parametrize("point", list(DRIVER_CALLS))
+def test_a_host_failure_fails_its_driver_call_on_that_host_only(point):
+    server = Server(uuid=uuid.uuid4(), name="vm")
+    failing = FakeDriver(Host(name="host2", failures=[{"point": point}]), [])
+    healthy = FakeDriver(Host(name="host1"), [])
+    call = DRIVER_CALLS[point][1]
+    with pytest.raises(NovaException):
+        getattr(failing, call)(server)
+    for other in (name for _, name in DRIVER_CALLS.values() if name != call):
+        getattr(failing, other)(server)  # every other call succeeds
+    getattr(healthy, call)(server)

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.core.management import call_command
@@ -23,16 +24,16 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from simulator.cloud import boot_server, build_cloud
-from simulator.models import Allocation, Cloud, Flavor, Host, Inventory, Migration, ResourceProvider, Run, Server
+from simulator.cloud import build_cloud
+from simulator.models import Allocation, Cloud, Flavor, Host, Inventory, Migration, Run, Server
+from simulator.params import PARAMS
 from simulator.pipeline import execute_step, run_to_completion, start_run
 from simulator.report import build_report
 from simulator.presets import SCENARIOS
+from tests.factories import SMALL, TINY, ZERO, booted_server, cloud_with_hosts, flavor_of, host_of, provider_of
+from tests.factories import finished_run as finished
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
-SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
-ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
@@ -87,10 +88,6 @@ def finish(response):
     return run_to_completion(Run.objects.get(pk=response.json()["id"]))
 
 
-def finished(scenario="bug-1825537", **overrides):
-    return run_to_completion(start_run(scenario, overrides))
-
-
 def jsonable(document):
     return json.loads(json.dumps(document))
 
@@ -98,10 +95,6 @@ def jsonable(document):
 def ids(response):
     assert response.status_code == 200, response.content
     return [row["id"] for row in response.json()["results"]]
-
-
-def provider_of(cloud_name, host_name):
-    return ResourceProvider.objects.get(cloud__name=cloud_name, name=host_name)
 
 
 # -- POST /api/runs/ ---------------------------------------------------------------------------
@@ -113,7 +106,7 @@ def test_post_run_answers_202_with_location_and_the_report(api, post_run, broker
     assert response["Location"] == f"/api/runs/{run.pk}/"
     body = response.json()
     assert body == jsonable(build_report(run))
-    assert set(body) == set(build_report(run))
+    assert api.get(response["Location"]).json() == body  # the run's document, where Location says
     assert body["status"] == "queued" and body["cloud"] == f"run-{run.pk}"
     assert (body["next_step"], body["next_host"], body["task_id"]) == ("conductor.migrate_server", "conductor", run.task_id)
     assert body["params"]["fail_at"] == "finish_migration" and body["params"]["bugs"] == ["1825537"]
@@ -147,7 +140,7 @@ def test_overrides_switch_the_bug_off_and_the_dest_keeps_the_new_flavor(api, pos
     report = api.get(f"/api/runs/{response.json()['id']}/").json()
     assert report["status"] == "done"
     assert report["verdict"]["matched"] is True
-    assert report["usages"]["after"]["host2"] == {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
+    assert report["usages"]["after"]["host2"] == SMALL
     assert report["usages"]["after"]["host1"] == ZERO
     assert report["next_step"] is None and [s["seq"] for s in report["steps"]] == [1, 2, 3, 4]
 
@@ -244,14 +237,14 @@ def test_a_server_in_error_is_409(post_run):
 
 
 def test_a_source_compute_down_is_409(api, post_run, demo_cloud):
-    host1 = Host.objects.get(cloud=demo_cloud, name="host1")
+    host1 = host_of(demo_cloud, "host1")
     assert api.patch(f"/api/hosts/{host1.pk}/", {"service_up": False}, format="json").status_code == 200
     response = post_run({"scenario": "custom", "cloud": "demo"})
     assert (response.status_code, response.json()) == (409, {"detail": "Service is unavailable at this time."})
 
 
 def test_a_disabled_flavor_cannot_be_resized_to(api, post_run, demo_cloud):
-    large = Flavor.objects.get(cloud=demo_cloud, name="m1.large")
+    large = flavor_of(demo_cloud, "m1.large")
     assert api.patch(f"/api/flavors/{large.pk}/", {"disabled": True}, format="json").status_code == 200
     response = post_run({"scenario": "custom", "cloud": "demo", "new_flavor": "4"})
     assert (response.status_code, response.json()) == (400, {"new_flavor": ["Flavor 4 could not be found."]})
@@ -468,7 +461,7 @@ def test_create_a_host_with_another_driver_and_failures(api, demo_cloud):
         format="json",
     )
     assert response.status_code == 201, response.content
-    host = Host.objects.get(cloud=demo_cloud, name="small1")
+    host = host_of(demo_cloud, "small1")
     assert (host.driver, host.service_up, host.failures) == ("SmallFakeDriver", False, failures)
     inventory = api.get(f"/api/providers/{host.provider.uuid}/inventories/").json()["inventories"]
     assert (inventory["VCPU"]["total"], inventory["VCPU"]["capacity"]) == (2, 8)
@@ -495,12 +488,12 @@ def test_create_a_bad_host_is_400(api, demo_cloud, body, field, message):
 
 
 def test_a_host_name_is_unique_per_cloud_only(api, demo_cloud):
-    build_cloud("other", ["hostA"], "FakeDriver")
+    cloud_with_hosts("other", ["hostA"])
     assert api.post("/api/hosts/", {"cloud": "other", "name": "host1"}, format="json").status_code == 201
 
 
 def test_patch_a_hosts_service_and_failures(api, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host2")
+    host = host_of(demo_cloud, "host2")
     response = api.patch(f"/api/hosts/{host.pk}/", {"service_up": False}, format="json")
     assert response.status_code == 200 and response.json()["service_up"] is False
 
@@ -528,7 +521,7 @@ def test_patch_a_hosts_service_and_failures(api, demo_cloud):
     ],
 )
 def test_patch_invalid_failures_is_400_with_the_message(api, demo_cloud, failures, message):
-    host = Host.objects.get(cloud=demo_cloud, name="host2")
+    host = host_of(demo_cloud, "host2")
     response = api.patch(f"/api/hosts/{host.pk}/", {"failures": failures}, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["failures"]
@@ -538,8 +531,8 @@ def test_patch_invalid_failures_is_400_with_the_message(api, demo_cloud, failure
 
 
 def test_a_hosts_driver_name_and_cloud_cannot_change(api, demo_cloud):
-    build_cloud("other", ["hostA"], "FakeDriver")
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    cloud_with_hosts("other", ["hostA"])
+    host = host_of(demo_cloud, "host1")
     url = f"/api/hosts/{host.pk}/"
 
     response = api.patch(url, {"driver": "SmallFakeDriver"}, format="json")
@@ -572,7 +565,7 @@ def test_delete_an_empty_host_is_204_and_its_provider_goes(api, demo_cloud):
 
 
 def test_delete_a_host_with_a_server_is_409(api, demo_cloud):
-    host = Host.objects.get(cloud=demo_cloud, name="host1")
+    host = host_of(demo_cloud, "host1")
     api.post("/api/servers/", {"cloud": "demo", "name": "web", "host": "host1", "flavor": "m1.tiny"}, format="json")
     response = api.delete(f"/api/hosts/{host.pk}/")
     assert response.status_code == 409
@@ -585,7 +578,7 @@ def test_delete_a_host_with_a_server_is_409(api, demo_cloud):
 
 def test_delete_a_host_a_migration_record_refers_to_is_409(api):
     run = finished("resize-confirm")  # the server lives on host2 now; host1 holds nothing
-    host1 = Host.objects.get(cloud=run.cloud, name="host1")
+    host1 = host_of(run.cloud, "host1")
     assert api.get(f"/api/providers/{host1.provider.uuid}/usages/").json()["usages"] == ZERO
     response = api.delete(f"/api/hosts/{host1.pk}/")
     assert (response.status_code, response.json()) == (409, {"detail": "It is still used by: migration."})
@@ -834,8 +827,8 @@ def test_create_a_bad_flavor_is_400(api, demo_cloud, changes, field, message):
 
 
 def test_a_flavor_cannot_move_to_another_cloud(api, demo_cloud):
-    build_cloud("other", ["hostA"], "FakeDriver")
-    tiny = Flavor.objects.get(cloud=demo_cloud, name="m1.tiny")
+    cloud_with_hosts("other", ["hostA"])
+    tiny = flavor_of(demo_cloud, "m1.tiny")
     response = api.patch(f"/api/flavors/{tiny.pk}/", {"cloud": "other", "flavorid": "42", "name": "m1.nano"}, format="json")
     assert (response.status_code, response.json()) == (400, {"cloud": ["A flavor cannot move to another cloud."]})
     tiny.refresh_from_db()
@@ -843,14 +836,14 @@ def test_a_flavor_cannot_move_to_another_cloud(api, demo_cloud):
 
 
 def test_the_same_flavorid_in_another_cloud_is_fine(api, demo_cloud):
-    build_cloud("other", ["hostA"], "FakeDriver")
+    cloud_with_hosts("other", ["hostA"])
     assert api.post("/api/flavors/", NANO, format="json").status_code == 201
     assert api.post("/api/flavors/", {**NANO, "cloud": "other"}, format="json").status_code == 201
 
 
 def test_delete_a_flavor_in_use_is_409(api, demo_cloud):
     api.post("/api/servers/", {"cloud": "demo", "name": "web", "host": "host1", "flavor": "m1.tiny"}, format="json")
-    tiny = Flavor.objects.get(cloud=demo_cloud, name="m1.tiny")
+    tiny = flavor_of(demo_cloud, "m1.tiny")
     response = api.delete(f"/api/flavors/{tiny.pk}/")
     assert (response.status_code, response.json()) == (409, {"detail": "It is still used by: server."})
     assert Flavor.objects.filter(pk=tiny.pk).exists()
@@ -859,7 +852,7 @@ def test_delete_a_flavor_in_use_is_409(api, demo_cloud):
 
 def test_delete_a_flavor_a_migration_refers_to_is_409(api):
     run = finished("resize-confirm")  # the server now has m1.small; its migration still refers to m1.tiny
-    tiny = Flavor.objects.get(cloud=run.cloud, name="m1.tiny")
+    tiny = flavor_of(run.cloud, "m1.tiny")
     response = api.delete(f"/api/flavors/{tiny.pk}/")
     assert (response.status_code, response.json()) == (409, {"detail": "It is still used by: migration."})
 
@@ -1079,13 +1072,12 @@ def targets(demo_cloud):
     """One of each record, to aim every write endpoint at: an unfinished run in the demo cloud (on
     server web, host1), a finished one in its own cloud, server db on host3; host2 is empty."""
     run = start_run("resize-confirm", {"cloud": "demo", "server": "web"})
-    server = boot_server(demo_cloud, "db", Host.objects.select_related("provider").get(cloud=demo_cloud, name="host3"),
-                         Flavor.objects.get(cloud=demo_cloud, name="m1.tiny"))
+    server = booted_server(demo_cloud, "db", "host3")
     return SimpleNamespace(
         run=run.pk,
         done=finished("resize-confirm").pk,
-        host=Host.objects.get(cloud=demo_cloud, name="host2").pk,
-        flavor=Flavor.objects.get(cloud=demo_cloud, name="m1.xlarge").pk,
+        host=host_of(demo_cloud, "host2").pk,
+        flavor=flavor_of(demo_cloud, "m1.xlarge").pk,
         server=server.uuid,
         provider=provider_of("demo", "host2").uuid,
     )
@@ -1419,13 +1411,17 @@ def test_the_openapi_document_describes_every_endpoint(anon):
     assert {"cloud", "started", "finished", "matched"} <= set(nullable["RunSummary"])
     operation_ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values() if "operationId" in op]
     assert len(operation_ids) == len(set(operation_ids))
-    yaml = anon.get("/api/schema/")
-    assert yaml.status_code == 200 and yaml.content.startswith(b"openapi: 3.")
+    as_yaml = anon.get("/api/schema/")
+    assert as_yaml.status_code == 200 and yaml.safe_load(as_yaml.content) == schema  # the same document
 
 
 def test_the_openapi_document_generates_without_warnings(tmp_path, db):
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
-    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3.")
+    schema = yaml.safe_load((tmp_path / "schema.yaml").read_text())
+    assert schema["openapi"].startswith("3.")
+    assert {path: set(ops) - {"parameters"} for path, ops in schema["paths"].items()} == API_PATHS
+    run_create = schema["components"]["schemas"]["RunCreateRequest"]["properties"]
+    assert set(run_create) == {*PARAMS, "scenario"}
 
 
 def test_the_docs_are_served_with_local_assets(anon):

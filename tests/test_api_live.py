@@ -12,8 +12,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from tests.live import LiveStack
-from tests.test_workers import in_process, outcome
+from tests.live import SEED_STEPS, LiveStack, outcome
 
 PASSWORD = "a-password-for-the-live-api-test"
 
@@ -81,16 +80,11 @@ def test_a_run_started_over_rest_runs_on_the_worker_like_the_cli(stack):
     report = poll(urljoin(base, location), token)
     assert report["status"] == "done", report["error"]
     assert report["verdict"]["matched"] is True
-    assert [(s["name"], s["queue"]) for s in report["steps"]] == [
-        ("conductor.migrate_server", "conductor"),
-        ("compute.prep_resize", "compute.host2"),
-        ("compute.resize_instance", "compute.host1"),
-        ("compute.finish_resize", "compute.host2"),
-    ]
+    assert [(s["name"], s["queue"]) for s in report["steps"]] == SEED_STEPS
     assert all(s["worker"].startswith("w1@") and s["task_id"] for s in report["steps"]), report["steps"]
     assert all(e["worker"].startswith("w1@") for e in report["events"]), report["events"]
 
-    assert outcome(report) == outcome(in_process(stack, "--scenario", "bug-1825537"))
+    assert outcome(report) == outcome(stack.in_process("--scenario", "bug-1825537"))
     # The API serves the very document the CLI prints for this run.
     assert report == json.loads(stack.manage("run_report", str(started["id"]), "--json", check=True).stdout)
 

@@ -5,9 +5,7 @@ host2's finish_migration raises VirtualInterfaceCreateException.
 """
 import pytest
 
-TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
-SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
-ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+from tests.factories import SMALL, TINY, ZERO
 
 
 def allocations_of(report, consumer_type):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import SMALL, ZERO
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,7 +55,7 @@ def test_seed_scenario_json_report(manage):
     }
     assert set(report["allocations"]["after"][0]) == {"provider", "consumer_uuid", "consumer_type", "resources"}
     assert set(report["events"][0]) >= {"action", "event", "host", "result", "start_time", "finish_time", "traceback"}
-    assert report["usages"]["after"]["host2"] == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+    assert report["usages"]["after"]["host2"] == ZERO
     assert report["verdict"]["matched"] is True
 
 
@@ -62,7 +64,7 @@ def test_overrides_switch_the_bug_off(manage):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["params"]["bugs"] == []
-    assert report["usages"]["after"]["host2"] == {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
+    assert report["usages"]["after"]["host2"] == SMALL
 
 
 def test_human_output_tells_the_story(manage):

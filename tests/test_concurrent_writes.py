@@ -6,13 +6,13 @@ import pytest
 from django.db import connection
 
 from simulator import placement
-from simulator.cloud import build_cloud
 from simulator.models import ResourceProvider
+from tests.factories import cloud_with_hosts
 
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_claims_never_exceed_capacity():
-    cloud = build_cloud("race", ["small"], "SmallFakeDriver")  # 2 VCPU x 4.0 = 8, max_unit 2
+    cloud = cloud_with_hosts("race", ["small"], "SmallFakeDriver")  # 2 VCPU x 4.0 = 8, max_unit 2
     provider = ResourceProvider.objects.get(cloud=cloud)
     outcomes = []
     barrier = threading.Barrier(20)

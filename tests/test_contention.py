@@ -5,24 +5,22 @@ import time
 import psycopg
 import pytest
 
+from tests.factories import SMALL, TINY
 from tests.live import LiveStack
 from tests.services import create_database
 
 RUNS = 20
 FITS = 10
-SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
 
 SETUP = f"""
 import json
-from simulator.cloud import boot_server, build_cloud
-from simulator.models import Flavor, Inventory
-cloud = build_cloud("contention", ["host1", "host2"], "FakeDriver", shared=True)
+from simulator.models import Inventory
+from tests.factories import booted_server, cloud_with_hosts
+cloud = cloud_with_hosts("contention", shared=True)
 # host2 has room for {FITS} m1.small: (20992 - 512 reserved) MB = {FITS} x 2048.
 Inventory.objects.filter(provider__host__name="host2", provider__cloud=cloud, resource_class="MEMORY_MB").update(total=20992)
-tiny = Flavor.objects.get(cloud=cloud, name="m1.tiny")
-host1 = cloud.hosts.select_related("provider").get(name="host1")
 for index in range({RUNS}):
-    boot_server(cloud, f"s{{index:02}}", host1, tiny)
+    booted_server(cloud, f"s{{index:02}}", "host1", "m1.tiny")
 print(json.dumps({{"ok": True}}))
 """
 
@@ -98,4 +96,4 @@ def test_concurrent_resizes_never_oversubscribe_and_the_losers_end_as_nova_ends_
         "print(json.dumps(cloud_usages(Cloud.objects.get(name='contention'))))"
     )
     assert usages["host2"] == {rc: FITS * amount for rc, amount in SMALL.items()}
-    assert usages["host1"] == {"VCPU": RUNS - FITS, "MEMORY_MB": (RUNS - FITS) * 512, "DISK_GB": RUNS - FITS}
+    assert usages["host1"] == {rc: (RUNS - FITS) * amount for rc, amount in TINY.items()}

@@ -4,10 +4,7 @@ import pytest
 from simulator.pipeline import execute_step, start_run
 from simulator.report import build_report
 from simulator.presets import SCENARIOS
-
-TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
-SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
-ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+from tests.factories import SMALL, TINY, ZERO
 
 
 def kinds(report):
@@ -284,27 +281,17 @@ def test_a_task_state_changed_under_a_step_is_an_unexpected_task_state(db):
     assert "Actual: {'task_state': None}" in event["details"]
 
 
-def test_a_deadlock_in_a_step_is_retried_not_recorded_as_novas_fault(db, monkeypatch):
+def test_a_deadlock_in_a_step_is_retried_not_recorded_as_novas_fault(db, first_write_fails):
     """A database error is infrastructure, not Nova's outcome: even when Nova's failure handling
     catches it (here in finish_resize's placement write), the step rolls back whole and runs again."""
     from django.db import OperationalError
-    from django.db.backends.utils import CursorWrapper
 
     from simulator.models import InstanceFault, Run
 
     run = start_run("bug-1825537", {"bugs": []})
     for seq in (1, 2, 3):
         execute_step(run.pk, seq)
-    real_execute = CursorWrapper._execute
-    failed = []
-
-    def deadlock_once(self, sql, params, *args):
-        if not failed and "simulator_allocation" in sql and sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            failed.append(sql)
-            raise OperationalError("deadlock detected")
-        return real_execute(self, sql, params, *args)
-
-    monkeypatch.setattr(CursorWrapper, "_execute", deadlock_once)
+    failed = first_write_fails("simulator_allocation", OperationalError("deadlock detected"))
     with pytest.raises(OperationalError, match="deadlock detected"):
         execute_step(run.pk, 4)  # compute.finish_resize
     assert failed

@@ -6,7 +6,8 @@ from django.test import Client
 from django.urls import reverse
 
 from simulator.models import Run
-from simulator.pipeline import run_to_completion, start_run
+from simulator.pipeline import run_to_completion
+from tests.factories import finished_run, started_run
 
 
 @pytest.fixture
@@ -37,12 +38,8 @@ def bar(html, provider, rc, when):
     return int(match[1]), int(match[2])
 
 
-def finished(scenario="bug-1825537", **overrides):
-    return run_to_completion(start_run(scenario, overrides))
-
-
 def test_the_seed_run_page_shows_the_fault_and_the_bars(client, db):
-    run = finished("bug-1825537")
+    run = finished_run("bug-1825537")
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
 
     assert 'id="fault-message">Virtual Interface creation failed<' in html
@@ -67,7 +64,7 @@ def test_the_seed_run_page_shows_the_fault_and_the_bars(client, db):
 
 
 def test_after_the_fix_host2_bar_holds_m1_small_and_is_highlighted(client, db):
-    run = finished("bug-1825537", bugs=[])
+    run = finished_run("bug-1825537", bugs=[])
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert bar(html, "host2", "MEMORY_MB", "after") == (2048, 799488)
     assert bar(html, "host1", "MEMORY_MB", "after") == (0, 799488)
@@ -76,7 +73,7 @@ def test_after_the_fix_host2_bar_holds_m1_small_and_is_highlighted(client, db):
 
 
 def test_a_rescheduled_run_page_says_which_events_nova_never_finished(client, db):
-    run = finished("prep-resize-reschedule")
+    run = finished_run("prep-resize-reschedule")
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
     events = html.split('<table class="events">')[1].split("</table>")[0]
     assert events.count("not finished (Nova finishes only the first row of a name)") == 3
@@ -85,7 +82,7 @@ def test_a_rescheduled_run_page_says_which_events_nova_never_finished(client, db
 
 
 def test_an_unfinished_run_polls_its_live_partial(client, db):
-    run = start_run("resize-confirm", {})
+    run = started_run("resize-confirm")
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert f'hx-get="{reverse("run-live", args=[run.pk])}" hx-trigger="every 1s"' in html
     assert 'data-stage="conductor" data-state="current"' in html
@@ -101,8 +98,8 @@ def test_htmx_is_served_locally(client, db):
 
 
 def test_the_run_page_uses_a_constant_number_of_queries(client, db, django_assert_num_queries):
-    small = finished("resize-instance-fails")
-    large = finished("prep-resize-reschedule")  # more steps, events, faults and providers
+    small = finished_run("resize-instance-fails")
+    large = finished_run("prep-resize-reschedule")  # more steps, events, faults and providers
     with django_assert_num_queries(9):
         client.get(reverse("run-detail", args=[small.pk]))
     with django_assert_num_queries(9):
@@ -142,8 +139,7 @@ def test_the_form_starts_the_run_and_redirects_to_its_page(logged_in, sent, djan
     assert response.status_code == 302 and response["Location"] == reverse("run-detail", args=[run.pk])
     assert run.params["bugs"] == ["1825537"] and run.params["fail_at"] == "finish_migration"
     assert sent == [(run.pk, 1, "conductor.migrate_server", "conductor", run.task_id)]
-    finished_run = run_to_completion(run)
-    assert finished_run.verdict["matched"] is True  # the form's defaults are exactly the preset
+    assert run_to_completion(run).verdict["matched"] is True  # the form's defaults are exactly the preset
 
 
 @pytest.mark.parametrize(
@@ -226,7 +222,7 @@ def test_a_run_that_changed_its_presets_parameters_is_custom_based_on_it(logged_
 
 
 def test_a_preset_run_keeps_its_name_and_says_what_it_injected(client, db):
-    run = finished("resize-confirm", step_delay=0)
+    run = finished_run("resize-confirm", step_delay=0)
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert '<span id="run-label">resize-confirm</span> <span class="muted">— Resize and confirm</span>' in html
     assert "<b>Injected:</b> no failure injected · then confirmResize · known bugs off" in html
@@ -241,7 +237,7 @@ def test_forms_are_csrf_protected(user, db):
 
 
 def test_rerun_starts_the_same_parameters(logged_in, sent):
-    run = finished("resize-revert")
+    run = finished_run("resize-revert")
     response = logged_in.post(reverse("run-rerun", args=[run.pk]))
     again = Run.objects.exclude(pk=run.pk).get()
     assert response["Location"] == reverse("run-detail", args=[again.pk])
@@ -249,14 +245,14 @@ def test_rerun_starts_the_same_parameters(logged_in, sent):
 
 
 def test_clone_fills_the_form_with_the_run_parameters(client, db):
-    run = finished("custom", new_flavor="m1.medium", then="revert")
+    run = finished_run("custom", new_flavor="m1.medium", then="revert")
     html = client.get(reverse("run-new") + f"?from={run.pk}").content.decode()
     assert 'name="new_flavor" value="m1.medium"' in html
     assert 'value="revert" ' in html and "checked" in html.split('value="revert"')[1][:40]
 
 
 def test_compare_with_the_bug_off_shows_both_outcomes_side_by_side(logged_in, sent):
-    run = finished("bug-1825537")
+    run = finished_run("bug-1825537")
     response = logged_in.post(reverse("run-toggle-bug", args=[run.pk, "1825537"]))
     other = Run.objects.exclude(pk=run.pk).get()
     assert other.params["bugs"] == [] and response["Location"] == f"{reverse('run-compare')}?a={run.pk}&b={other.pk}"
@@ -271,7 +267,7 @@ def test_compare_with_the_bug_off_shows_both_outcomes_side_by_side(logged_in, se
 # -- paths a user walks into -----------------------------------------------------------------------
 @pytest.mark.parametrize("action", ["run-rerun", "run-abort", "run-toggle-bug"])
 def test_a_run_button_pressed_while_logged_out_returns_to_the_run_page_after_login(client, user, sent, action):
-    run = start_run("resize-confirm", {})
+    run = started_run("resize-confirm")
     args = [run.pk, "1825537"] if action == "run-toggle-bug" else [run.pk]
     response = client.post(reverse(action, args=args))
     page = reverse("run-detail", args=[run.pk])
@@ -284,7 +280,7 @@ def test_a_run_button_pressed_while_logged_out_returns_to_the_run_page_after_log
 
 
 def test_a_logged_out_visitor_sees_a_login_link_instead_of_buttons(client, db):
-    run = finished("resize-confirm")
+    run = finished_run("resize-confirm")
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert f'href="/accounts/login/?next=/runs/{run.pk}/">Log in to re-run or compare with a bug switched</a>' in html
     assert 'action="/runs/' not in html
@@ -293,7 +289,7 @@ def test_a_logged_out_visitor_sees_a_login_link_instead_of_buttons(client, db):
 def test_abort_an_unfinished_run_from_its_page(logged_in, sent, monkeypatch):
     revoked = []
     monkeypatch.setattr("dashboard.views.revoke", revoked.append)
-    run = start_run("resize-confirm", {})
+    run = started_run("resize-confirm")
     html = logged_in.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert f'<form method="post" action="/runs/{run.pk}/abort/"' in html
 
@@ -309,7 +305,7 @@ def test_abort_an_unfinished_run_from_its_page(logged_in, sent, monkeypatch):
 
 
 def test_an_unfinished_run_reloads_itself_without_javascript(client, db):
-    run = start_run("resize-confirm", {})
+    run = started_run("resize-confirm")
     head = client.get(reverse("run-detail", args=[run.pk])).content.decode().split("</head>")[0]
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in head
     run_to_completion(run)
@@ -322,8 +318,8 @@ def test_compare_picks_any_two_runs_and_says_when_their_scenarios_differ(client,
     assert picker.status_code == 200
     assert '<input type="number" min="1" id="compare-a" name="a"' in picker.content.decode()
 
-    confirm, seed = finished("resize-confirm"), finished("bug-1825537")
-    unfinished = start_run("resize-revert", {})
+    confirm, seed = finished_run("resize-confirm"), finished_run("bug-1825537")
+    unfinished = started_run("resize-revert")
     for run in (confirm, seed, unfinished):
         assert f'<option value="{run.pk}">#{run.pk} {run.label} · {run.status}</option>' in client.get(
             reverse("run-compare")

@@ -14,10 +14,10 @@ import pytest
 from django.utils import timezone
 
 from simulator import placement
-from simulator.cloud import boot_server, build_cloud
 from simulator.context import PROJECT_ID, USER_ID
-from simulator.models import Consumer, Flavor, Host, InstanceFault, Inventory, Migration, ResourceProvider, Server
+from simulator.models import Consumer, InstanceFault, Inventory, Migration, Server
 from simulator.states import MigrationStatus, VmState
+from tests.factories import ZERO, booted_server, cloud_with_hosts, flavor_of, provider_of
 
 CONSTRAINTS_MSG = (
     "Unable to allocate inventory: Unable to create allocation for '{rc}' on resource provider "
@@ -27,14 +27,9 @@ CAPACITY_MSG = (
     "Unable to allocate inventory: Unable to create allocation for '{rc}' on resource provider "
     "'{rp}'. The requested amount would exceed the capacity."
 )
-ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def rp(cloud, name):
-    return ResourceProvider.objects.get(cloud=cloud, name=name)
 
 
 def inventory(provider, rc):
@@ -48,10 +43,6 @@ def set_inventory(provider, rc, **fields):
 def on(provider, **resources):
     """An allocations body holding ``resources`` on ``provider``."""
     return {str(provider.uuid): {"resources": resources}}
-
-
-def flavor(cloud, name):
-    return Flavor.objects.get(cloud=cloud, name=name)
 
 
 def put(cloud, consumer, allocations, generation=None, consumer_type="INSTANCE"):
@@ -85,13 +76,13 @@ def new_uuid():
 @pytest.fixture
 def small(db):
     """Two SmallFakeDriver hosts: capacity 8 VCPU (max_unit 2), 7680 MB (max_unit 8192), 1028 GB."""
-    return build_cloud("small", ["host1", "host2"], "SmallFakeDriver")
+    return cloud_with_hosts("small", driver="SmallFakeDriver")
 
 
 @pytest.fixture
 def fake(db):
     """Two FakeDriver hosts, as in the seed scenario."""
-    return build_cloud("fake", ["host1", "host2"], "FakeDriver")
+    return cloud_with_hosts("fake")
 
 
 # --- capacity = (total - reserved) * allocation_ratio -----------------------------------------
@@ -99,21 +90,21 @@ def fake(db):
 
 def test_fake_driver_capacity_is_total_minus_reserved_times_ratio(fake):
     """1000 VCPU x 4.0, 800000 - 512 MB x 1.0, 600000 GB x 1.0."""
-    provider = rp(fake, "host1")
+    provider = provider_of(fake, "host1")
     capacities = {inv.resource_class: inv.capacity for inv in provider.inventories.all()}
     assert capacities == {"VCPU": 4000, "MEMORY_MB": 799488, "DISK_GB": 600000}
 
 
 def test_small_fake_driver_capacity_is_total_minus_reserved_times_ratio(small):
     """2 VCPU x 4.0, 8192 - 512 MB, 1028 GB."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     capacities = {inv.resource_class: inv.capacity for inv in provider.inventories.all()}
     assert capacities == {"VCPU": 8, "MEMORY_MB": 7680, "DISK_GB": 1028}
 
 
 def test_small_fake_driver_inventory_fields(small):
-    vcpu = inventory(rp(small, "host1"), "VCPU")
-    memory = inventory(rp(small, "host1"), "MEMORY_MB")
+    vcpu = inventory(provider_of(small, "host1"), "VCPU")
+    memory = inventory(provider_of(small, "host1"), "MEMORY_MB")
     assert (vcpu.total, vcpu.reserved, vcpu.min_unit, vcpu.max_unit, vcpu.step_size, vcpu.allocation_ratio) == (
         2, 0, 1, 2, 1, 4.0,
     )
@@ -137,7 +128,7 @@ def test_fractional_capacity_rounds_down(total, reserved, ratio, expected):
 
 def test_fractional_capacity_admits_the_whole_part_and_not_one_more(small):
     """total 7, ratio 1.5: capacity 10.5 holds 10 units, the 11th is over capacity."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     set_inventory(provider, "VCPU", total=7, reserved=0, max_unit=100, allocation_ratio=1.5)
 
     put(small, new_uuid(), on(provider, VCPU=10))
@@ -163,7 +154,7 @@ def test_fractional_capacity_admits_the_whole_part_and_not_one_more(small):
     ids=["below-min_unit", "above-max_unit", "off-step_size-memory", "off-step_size-disk"],
 )
 def test_amount_violating_inventory_constraints_is_rejected(small, rc, fields, amount):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     set_inventory(provider, rc, **fields)
     consumer = new_uuid()
 
@@ -187,7 +178,7 @@ def test_amount_violating_inventory_constraints_is_rejected(small, rc, fields, a
     ids=["at-min_unit", "at-max_unit", "on-step_size"],
 )
 def test_amount_on_the_constraint_boundary_is_accepted(small, rc, fields, amount):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     set_inventory(provider, rc, **fields)
     put(small, new_uuid(), on(provider, **{rc: amount}))
     assert placement.usages(provider)[rc] == amount
@@ -195,7 +186,7 @@ def test_amount_on_the_constraint_boundary_is_accepted(small, rc, fields, amount
 
 def test_constraint_violation_is_reported_before_capacity(small):
     """3 VCPU on a full host is both over max_unit and over capacity: the constraint wins."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     for _ in range(4):
         put(small, new_uuid(), on(provider, VCPU=2))
     with pytest.raises(placement.AllocationConflict) as err:
@@ -207,14 +198,14 @@ def test_constraint_violation_is_reported_before_capacity(small):
 
 
 def test_filling_memory_exactly_to_capacity_succeeds(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     put(small, new_uuid(), on(provider, MEMORY_MB=7680))
     assert placement.usages(provider) == {"VCPU": 0, "MEMORY_MB": 7680, "DISK_GB": 0}
 
 
 def test_one_mb_past_capacity_is_rejected_even_within_max_unit(small):
     """7681 MB passes max_unit (8192) but exceeds capacity 8192 - 512 = 7680."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     with pytest.raises(placement.AllocationConflict) as err:
         put(small, consumer, on(provider, MEMORY_MB=7681))
@@ -225,7 +216,7 @@ def test_one_mb_past_capacity_is_rejected_even_within_max_unit(small):
 
 def test_vcpu_capacity_counts_every_consumer(small):
     """Four consumers of 2 VCPU fill 2 x 4.0 = 8; a fifth VCPU does not fit."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     for _ in range(4):
         put(small, new_uuid(), on(provider, VCPU=2))
     assert placement.usages(provider)["VCPU"] == 8
@@ -237,7 +228,7 @@ def test_vcpu_capacity_counts_every_consumer(small):
 
 
 def test_capacity_exceeded_on_one_class_rejects_the_whole_allocation(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     put(small, new_uuid(), on(provider, DISK_GB=1000))
     consumer = new_uuid()
     with pytest.raises(placement.AllocationConflict) as err:
@@ -250,7 +241,7 @@ def test_capacity_exceeded_on_one_class_rejects_the_whole_allocation(small):
 
 def test_rewriting_a_consumer_counts_only_its_new_amount(small):
     """A consumer holding 7000 MB may grow to 7680: its old 7000 is not counted twice."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, MEMORY_MB=7000))
     put(small, consumer, on(provider, MEMORY_MB=7680), generation=1)
@@ -264,7 +255,7 @@ class TestOverCapacityTolerance:
     @pytest.fixture
     def overcommitted(self, small):
         """host1 holds a=4096 + b=3584 = 7680 MB, then total drops to 4608: capacity 4096."""
-        provider = rp(small, "host1")
+        provider = provider_of(small, "host1")
         a, b = new_uuid(), new_uuid()
         put(small, a, on(provider, MEMORY_MB=4096))
         put(small, b, on(provider, MEMORY_MB=3584))
@@ -317,7 +308,7 @@ class TestOverCapacityTolerance:
 
 
 def test_allocation_on_a_class_without_inventory_is_rejected(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     Inventory.objects.filter(provider=provider, resource_class="DISK_GB").delete()
     consumer = new_uuid()
     with pytest.raises(placement.AllocationConflict) as err:
@@ -331,7 +322,7 @@ def test_allocation_on_a_class_without_inventory_is_rejected(small):
 
 
 def test_allocation_on_an_unknown_resource_class_is_rejected(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     with pytest.raises(placement.AllocationConflict) as err:
         put(small, new_uuid(), on(provider, VGPU=1))
     assert "Inventory for 'VGPU'" in err.value.detail
@@ -350,29 +341,29 @@ def test_allocation_on_an_unknown_provider_is_rejected(small):
 
 
 def test_usages_report_zero_for_classes_with_inventory_and_no_allocation(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     assert placement.usages(provider) == ZERO
     put(small, new_uuid(), on(provider, VCPU=1))
     assert placement.usages(provider) == {"VCPU": 1, "MEMORY_MB": 0, "DISK_GB": 0}
 
 
 def test_usages_sum_every_consumer_on_the_provider(small):
-    provider = rp(small, "host1")
-    put(small, new_uuid(), on(provider, **flavor(small, "m1.tiny").resources()))
-    put(small, new_uuid(), on(provider, **flavor(small, "m1.small").resources()), consumer_type="MIGRATION")
-    put(small, new_uuid(), on(rp(small, "host2"), **flavor(small, "m1.medium").resources()))
+    provider = provider_of(small, "host1")
+    put(small, new_uuid(), on(provider, **flavor_of(small, "m1.tiny").resources()))
+    put(small, new_uuid(), on(provider, **flavor_of(small, "m1.small").resources()), consumer_type="MIGRATION")
+    put(small, new_uuid(), on(provider_of(small, "host2"), **flavor_of(small, "m1.medium").resources()))
     assert placement.usages(provider) == {"VCPU": 2, "MEMORY_MB": 512 + 2048, "DISK_GB": 1 + 20}
 
 
 def test_cloud_usages_lists_every_provider_of_the_cloud_and_only_those(db):
-    cloud = build_cloud("three", ["host1", "host2", "host3"], "FakeDriver")
-    other = build_cloud("other", ["host1"], "FakeDriver")
-    h1, h2 = rp(cloud, "host1"), rp(cloud, "host2")
-    put(cloud, new_uuid(), on(h1, **flavor(cloud, "m1.tiny").resources()))
-    put(cloud, new_uuid(), on(h1, **flavor(cloud, "m1.small").resources()), consumer_type="MIGRATION")
-    put(cloud, new_uuid(), on(h2, **flavor(cloud, "m1.large").resources()))
+    cloud = cloud_with_hosts("three", ["host1", "host2", "host3"])
+    other = cloud_with_hosts("other", ["host1"])
+    h1, h2 = provider_of(cloud, "host1"), provider_of(cloud, "host2")
+    put(cloud, new_uuid(), on(h1, **flavor_of(cloud, "m1.tiny").resources()))
+    put(cloud, new_uuid(), on(h1, **flavor_of(cloud, "m1.small").resources()), consumer_type="MIGRATION")
+    put(cloud, new_uuid(), on(h2, **flavor_of(cloud, "m1.large").resources()))
     put(cloud, new_uuid(), on(h2, VCPU=3))
-    put(other, new_uuid(), on(rp(other, "host1"), VCPU=100))
+    put(other, new_uuid(), on(provider_of(other, "host1"), VCPU=100))
 
     assert placement.cloud_usages(cloud) == {
         "host1": {"VCPU": 2, "MEMORY_MB": 2560, "DISK_GB": 21},
@@ -383,7 +374,7 @@ def test_cloud_usages_lists_every_provider_of_the_cloud_and_only_those(db):
 
 
 def test_one_consumer_spread_over_two_providers_counts_on_each(small):
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     consumer = new_uuid()
     put(small, consumer, {**on(h1, VCPU=1, MEMORY_MB=512), **on(h2, VCPU=2, DISK_GB=20)})
     assert placement.cloud_usages(small) == {
@@ -396,7 +387,7 @@ def test_one_consumer_spread_over_two_providers_counts_on_each(small):
 
 
 def test_new_consumer_is_written_with_generation_none_and_gets_generation_1(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     assert placement.get_allocations(consumer) == {"allocations": {}}
 
@@ -414,7 +405,7 @@ def test_new_consumer_is_written_with_generation_none_and_gets_generation_1(smal
 
 
 def test_each_write_with_the_current_generation_bumps_it_by_one(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, VCPU=1))
     put(small, consumer, on(provider, VCPU=2), generation=1)
@@ -430,7 +421,7 @@ def _conflict_parts(detail):
 
 
 def test_stale_consumer_generation_is_a_409_concurrent_update(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, VCPU=1))
     put(small, consumer, on(provider, VCPU=2), generation=1)  # now generation 2
@@ -457,7 +448,7 @@ def test_stale_consumer_generation_is_a_409_concurrent_update(small):
 
 
 def test_writing_none_for_an_existing_consumer_conflicts(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, VCPU=1))
     with pytest.raises(placement.ConcurrentUpdate) as err:
@@ -470,7 +461,7 @@ def test_writing_none_for_an_existing_consumer_conflicts(small):
 def test_writing_a_generation_for_an_unknown_consumer_conflicts(small):
     consumer = new_uuid()
     with pytest.raises(placement.ConcurrentUpdate) as err:
-        put(small, consumer, on(rp(small, "host1"), VCPU=1), generation=3)
+        put(small, consumer, on(provider_of(small, "host1"), VCPU=1), generation=3)
     parts = _conflict_parts(err.value.detail)
     assert "3" in parts and "null" in parts
     assert placement.get_allocations(consumer) == {"allocations": {}}
@@ -486,7 +477,7 @@ def test_writing_a_generation_for_an_unknown_consumer_conflicts(small):
     ids=["stale", "null-for-existing", "int-for-new"],
 )
 def test_conflict_detail_names_the_stored_generation_first_like_placement(small, stored_writes, sent, expected_detail):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     for generation in [None, *range(1, stored_writes)][:stored_writes]:
         put(small, consumer, on(provider, VCPU=1), generation=generation)
@@ -496,7 +487,7 @@ def test_conflict_detail_names_the_stored_generation_first_like_placement(small,
 
 
 def test_provider_generation_increments_on_each_allocation_write_touching_it(small):
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     assert (h1.generation, h2.generation) == (0, 0)
     consumer = new_uuid()
 
@@ -516,7 +507,7 @@ def test_provider_generation_increments_on_each_allocation_write_touching_it(sma
 
 
 def test_failed_write_does_not_bump_provider_generation(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     with pytest.raises(placement.AllocationConflict):
         put(small, new_uuid(), on(provider, MEMORY_MB=7681))
     provider.refresh_from_db()
@@ -527,9 +518,9 @@ def test_failed_write_does_not_bump_provider_generation(small):
 
 
 def test_put_replaces_allocations_wholesale_and_frees_the_old_provider(small):
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     consumer = new_uuid()
-    put(small, consumer, on(h1, **flavor(small, "m1.tiny").resources()))
+    put(small, consumer, on(h1, **flavor_of(small, "m1.tiny").resources()))
     put(small, consumer, on(h2, VCPU=1, MEMORY_MB=2048), generation=1)
 
     assert resources_of(consumer) == {str(h2.uuid): {"VCPU": 1, "MEMORY_MB": 2048}}
@@ -540,7 +531,7 @@ def test_put_replaces_allocations_wholesale_and_frees_the_old_provider(small):
 
 
 def test_put_drops_resource_classes_left_out_of_the_new_body(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, VCPU=1, MEMORY_MB=512, DISK_GB=1))
     put(small, consumer, on(provider, MEMORY_MB=512), generation=1)
@@ -549,7 +540,7 @@ def test_put_drops_resource_classes_left_out_of_the_new_body(small):
 
 
 def test_empty_allocations_delete_the_consumer(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, VCPU=1, MEMORY_MB=512))
     put(small, consumer, {}, generation=1)
@@ -563,7 +554,7 @@ def test_empty_allocations_delete_the_consumer(small):
 
 
 def test_empty_allocations_still_need_the_current_generation(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(provider, VCPU=1))
     with pytest.raises(placement.ConcurrentUpdate):
@@ -575,7 +566,7 @@ def test_empty_allocations_still_need_the_current_generation(small):
 
 
 def test_post_allocations_writes_several_consumers(small):
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     instance, migration = new_uuid(), new_uuid()
     placement.post_allocations(
         small,
@@ -593,7 +584,7 @@ def test_post_allocations_writes_several_consumers(small):
 
 def test_post_allocations_checks_capacity_over_the_sum_of_its_consumers(small):
     """Two new consumers of 4000 MB each fit alone (7680) but not together."""
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     a, b = new_uuid(), new_uuid()
     with pytest.raises(placement.AllocationConflict) as err:
         placement.post_allocations(small, {a: body(on(provider, MEMORY_MB=4000)), b: body(on(provider, MEMORY_MB=4000))})
@@ -605,7 +596,7 @@ def test_post_allocations_checks_capacity_over_the_sum_of_its_consumers(small):
 @pytest.fixture
 def two_consumers(small):
     """a holds 1 VCPU / 512 MB on host1, b holds 1 VCPU / 2048 MB on host2; both generation 1."""
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     a, b = new_uuid(), new_uuid()
     put(small, a, on(h1, VCPU=1, MEMORY_MB=512))
     put(small, b, on(h2, VCPU=1, MEMORY_MB=2048))
@@ -669,9 +660,9 @@ def test_post_allocations_applies_nothing_when_one_consumer_violates_constraints
 
 
 def test_move_allocations_moves_everything_to_the_target_and_deletes_the_source(small):
-    h1 = rp(small, "host1")
+    h1 = provider_of(small, "host1")
     instance, migration = new_uuid(), new_uuid()
-    tiny = flavor(small, "m1.tiny").resources()
+    tiny = flavor_of(small, "m1.tiny").resources()
     put(small, instance, on(h1, **tiny))
 
     assert placement.move_allocations(small, instance, migration, "MIGRATION") is True
@@ -687,7 +678,7 @@ def test_move_allocations_moves_everything_to_the_target_and_deletes_the_source(
 
 def test_move_allocations_replaces_what_the_target_held(small):
     """The target's own allocations are overwritten, not added to."""
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     migration, instance = new_uuid(), new_uuid()
     put(small, migration, on(h1, VCPU=1, MEMORY_MB=512, DISK_GB=1), consumer_type="MIGRATION")
     put(small, instance, on(h2, VCPU=1, MEMORY_MB=2048, DISK_GB=20))
@@ -705,7 +696,7 @@ def test_move_allocations_replaces_what_the_target_held(small):
 
 
 def test_move_allocations_returns_false_when_the_source_holds_nothing(small):
-    h1 = rp(small, "host1")
+    h1 = provider_of(small, "host1")
     target = new_uuid()
     put(small, target, on(h1, VCPU=1))
     assert placement.move_allocations(small, new_uuid(), target, "MIGRATION") is False
@@ -714,7 +705,7 @@ def test_move_allocations_returns_false_when_the_source_holds_nothing(small):
 
 
 def test_move_allocations_race_is_a_concurrent_update_and_moves_nothing(small):
-    h1, h2 = rp(small, "host1"), rp(small, "host2")
+    h1, h2 = provider_of(small, "host1"), provider_of(small, "host2")
     source, target = new_uuid(), new_uuid()
     put(small, source, on(h1, VCPU=1, MEMORY_MB=512))
     put(small, target, on(h2, VCPU=2))
@@ -740,7 +731,7 @@ def test_move_allocations_race_is_a_concurrent_update_and_moves_nothing(small):
 
 
 def test_delete_allocations_frees_the_provider_and_deletes_the_consumer(small):
-    h1 = rp(small, "host1")
+    h1 = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(h1, VCPU=1, MEMORY_MB=512, DISK_GB=1))
     assert placement.delete_allocations(small, consumer) is True
@@ -755,7 +746,7 @@ def test_delete_allocations_returns_false_when_nothing_is_held(small):
 
 
 def test_delete_allocations_race_is_a_concurrent_update_and_keeps_the_allocation(small):
-    h1 = rp(small, "host1")
+    h1 = provider_of(small, "host1")
     consumer = new_uuid()
     put(small, consumer, on(h1, VCPU=1, MEMORY_MB=512, DISK_GB=1))
 
@@ -773,12 +764,12 @@ def test_delete_allocations_race_is_a_concurrent_update_and_keeps_the_allocation
 
 def test_no_small_host_is_a_candidate_for_m1_large(small):
     """4 VCPU exceeds SmallFakeDriver's max_unit 2 and 8192 MB its 7680 MB capacity."""
-    assert flavor(small, "m1.large").resources() == {"VCPU": 4, "MEMORY_MB": 8192, "DISK_GB": 80}
-    assert placement.allocation_candidates(small, flavor(small, "m1.large").resources()) == []
+    assert flavor_of(small, "m1.large").resources() == {"VCPU": 4, "MEMORY_MB": 8192, "DISK_GB": 80}
+    assert placement.allocation_candidates(small, flavor_of(small, "m1.large").resources()) == []
 
 
 def test_every_small_host_is_a_candidate_for_m1_small(small):
-    request = flavor(small, "m1.small").resources()
+    request = flavor_of(small, "m1.small").resources()
     assert request == {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
     candidates = placement.allocation_candidates(small, request)
 
@@ -794,7 +785,7 @@ def test_every_small_host_is_a_candidate_for_m1_small(small):
 
 
 def test_candidate_allocation_request_can_be_put_as_is(small):
-    request = flavor(small, "m1.small").resources()
+    request = flavor_of(small, "m1.small").resources()
     candidate = placement.allocation_candidates(small, request)[0]
     consumer = new_uuid()
     put(small, consumer, candidate["allocation_request"])
@@ -802,7 +793,7 @@ def test_candidate_allocation_request_can_be_put_as_is(small):
 
 
 def test_candidates_leave_out_hosts_without_room_and_summarise_used(small):
-    h1 = rp(small, "host1")
+    h1 = provider_of(small, "host1")
     put(small, new_uuid(), on(h1, VCPU=2, MEMORY_MB=6000, DISK_GB=100))
     request = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
 
@@ -823,8 +814,8 @@ def test_candidates_leave_out_hosts_without_room_and_summarise_used(small):
 
 
 def test_candidates_respect_min_unit_and_step_size(small):
-    set_inventory(rp(small, "host1"), "MEMORY_MB", step_size=1024)
-    set_inventory(rp(small, "host2"), "VCPU", min_unit=2)
+    set_inventory(provider_of(small, "host1"), "MEMORY_MB", step_size=1024)
+    set_inventory(provider_of(small, "host2"), "VCPU", min_unit=2)
     assert [c["provider"].name for c in placement.allocation_candidates(small, {"VCPU": 1, "MEMORY_MB": 1000})] == []
     assert [c["provider"].name for c in placement.allocation_candidates(small, {"VCPU": 2, "MEMORY_MB": 1024})] == [
         "host1",
@@ -836,7 +827,7 @@ def test_candidates_respect_min_unit_and_step_size(small):
 
 
 def test_candidates_skip_providers_lacking_a_requested_class(small):
-    Inventory.objects.filter(provider=rp(small, "host1"), resource_class="DISK_GB").delete()
+    Inventory.objects.filter(provider=provider_of(small, "host1"), resource_class="DISK_GB").delete()
     assert [c["provider"].name for c in placement.allocation_candidates(small, {"VCPU": 1, "DISK_GB": 1})] == [
         "host2"
     ]
@@ -852,7 +843,7 @@ def test_candidates_filtered_by_provider_names(small):
 
 
 def test_candidates_are_limited_in_name_order(db):
-    cloud = build_cloud("five", ["host5", "host3", "host1", "host4", "host2"], "SmallFakeDriver")
+    cloud = cloud_with_hosts("five", ["host5", "host3", "host1", "host4", "host2"], "SmallFakeDriver")
     request = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
     assert [c["provider"].name for c in placement.allocation_candidates(cloud, request)] == [
         "host1",
@@ -863,7 +854,7 @@ def test_candidates_are_limited_in_name_order(db):
     ]
     assert [c["provider"].name for c in placement.allocation_candidates(cloud, request, limit=2)] == ["host1", "host2"]
     # The limit applies after filtering: a full host1 does not use up a slot.
-    put(cloud, new_uuid(), on(rp(cloud, "host1"), MEMORY_MB=7680))
+    put(cloud, new_uuid(), on(provider_of(cloud, "host1"), MEMORY_MB=7680))
     assert [c["provider"].name for c in placement.allocation_candidates(cloud, request, limit=2)] == ["host2", "host3"]
 
 
@@ -871,7 +862,7 @@ def test_candidates_only_come_from_the_given_cloud(small, fake):
     request = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
     candidates = placement.allocation_candidates(small, request)
     assert {c["provider"].cloud_id for c in candidates} == {small.pk}
-    fake_candidates = placement.allocation_candidates(fake, flavor(fake, "m1.large").resources())
+    fake_candidates = placement.allocation_candidates(fake, flavor_of(fake, "m1.large").resources())
     assert [c["summary"]["VCPU"] for c in fake_candidates] == [{"capacity": 4000, "used": 0}] * 2
 
 
@@ -890,7 +881,7 @@ def generation(provider):
 
 
 def test_set_inventory_with_the_current_generation_replaces_the_record_and_bumps_the_generation(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     returned = placement.set_inventory(provider, "VCPU", record(total=64, allocation_ratio=2.0, max_unit=16), 0)
     assert returned.generation == generation(provider) == 1
     assert placement.get_inventory(provider, "VCPU") == {
@@ -900,7 +891,7 @@ def test_set_inventory_with_the_current_generation_replaces_the_record_and_bumps
 
 
 def test_set_inventory_with_a_stale_generation_is_a_concurrent_update_and_writes_nothing(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     placement.set_inventory(provider, "VCPU", record(total=8), 0)
     with pytest.raises(placement.ConcurrentUpdate) as err:
         placement.set_inventory(provider, "VCPU", record(total=64), 0)
@@ -912,7 +903,7 @@ def test_set_inventory_with_a_stale_generation_is_a_concurrent_update_and_writes
 
 
 def test_set_inventory_without_a_generation_creates_a_missing_class(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     Inventory.objects.filter(provider=provider, resource_class="DISK_GB").delete()
     placement.set_inventory(provider, "DISK_GB", record(total=100, capacity=999))  # capacity is not a field
     assert inventory(provider, "DISK_GB").capacity == 100
@@ -927,19 +918,29 @@ def test_set_inventory_without_a_generation_creates_a_missing_class(small):
     ],
 )
 def test_set_inventory_refuses_an_invalid_record(small, fields, field, detail):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     with pytest.raises(placement.InvalidInventory) as err:
         placement.set_inventory(provider, "VCPU", record(**fields))
     assert (err.value.field, err.value.detail, err.value.status) == (field, detail, 400)
     assert (generation(provider), inventory(provider, "VCPU").total) == (0, 2)
 
 
-def test_check_inventory_accepts_the_boundaries():
-    placement.check_inventory(record(total=10, reserved=10, min_unit=4, max_unit=4))
+@pytest.mark.parametrize(
+    "at_the_boundary, one_past, field",
+    [
+        ({"total": 10, "reserved": 10}, {"total": 10, "reserved": 11}, "reserved"),
+        ({"min_unit": 4, "max_unit": 4}, {"min_unit": 5, "max_unit": 4}, "min_unit"),
+    ],
+)
+def test_check_inventory_accepts_the_boundary_and_refuses_one_past_it(at_the_boundary, one_past, field):
+    assert placement.check_inventory(record(**at_the_boundary)) is None
+    with pytest.raises(placement.InvalidInventory) as err:
+        placement.check_inventory(record(**one_past))
+    assert err.value.field == field
 
 
 def test_inventory_writes_refuse_an_unknown_resource_class(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     for write in (lambda: placement.set_inventory(provider, "VGPU", record()),
                   lambda: placement.delete_inventory(provider, "VGPU")):
         with pytest.raises(placement.NotFound) as err:
@@ -950,7 +951,7 @@ def test_inventory_writes_refuse_an_unknown_resource_class(small):
 
 
 def test_delete_inventory_with_allocations_is_refused_as_inuse(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     put(small, new_uuid(), on(provider, MEMORY_MB=512))
     before = generation(provider)
     with pytest.raises(placement.InventoryInUse) as err:
@@ -964,7 +965,7 @@ def test_delete_inventory_with_allocations_is_refused_as_inuse(small):
 
 
 def test_delete_inventory_bumps_the_generation_then_finds_nothing(small):
-    provider = rp(small, "host1")
+    provider = provider_of(small, "host1")
     put(small, new_uuid(), on(provider, MEMORY_MB=512))  # another class is allocated: no matter
     before = generation(provider)
     assert placement.delete_inventory(provider, "DISK_GB").generation == before + 1
@@ -989,7 +990,7 @@ def test_error_document_has_a_request_id_only_when_given():
 
 @pytest.fixture
 def server(small):
-    return boot_server(small, "vm", Host.objects.get(cloud=small, name="host1"), flavor(small, "m1.tiny"))
+    return booted_server(small, "vm", "host1")
 
 
 def test_migrations_in_progress_are_every_status_but_the_done_ones(server):
@@ -997,7 +998,7 @@ def test_migrations_in_progress_are_every_status_but_the_done_ones(server):
     for status in MigrationStatus.values:
         Migration.objects.create(
             cloud=server.cloud, server=server, source_compute=host, source_node=node,
-            old_flavor=server.flavor, new_flavor=flavor(server.cloud, "m1.small"), status=status,
+            old_flavor=server.flavor, new_flavor=flavor_of(server.cloud, "m1.small"), status=status,
         )
     in_progress = set(Migration.objects.in_progress().values_list("status", flat=True))
     assert in_progress == {"pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting"}
@@ -1022,7 +1023,7 @@ def test_the_api_shows_the_latest_fault_only_for_error_and_deleted_servers(serve
 
 
 def test_servers_with_their_latest_fault(server, small):
-    other = boot_server(small, "clean", server.host, flavor(small, "m1.tiny"))
+    other = booted_server(small, "clean", server.host.name)
     now = timezone.now()
     fault(server, "first", now - timedelta(seconds=1))
     fault(server, "latest", now)

@@ -1,5 +1,6 @@
-"""The simulator on PostgreSQL: the seed, every preset, the state table and concurrent
-writers, run by pytest in a child process with DATABASE_URL pointing at a fresh cluster."""
+"""The simulator on PostgreSQL: the seed, every preset, the state table, concurrent writers,
+the run lifecycle and the step tasks, run by pytest in a child process with DATABASE_URL
+pointing at a fresh cluster."""
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ MODULES = [
     "tests/test_concurrent_writes.py",
     "tests/test_bad_input.py",
     "tests/test_reaper.py",
+    "tests/test_run_lifecycle.py",
+    "tests/test_tasks.py",
 ]
 
 

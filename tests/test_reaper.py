@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from simulator.models import Run
-from simulator.pipeline import start_run
 from simulator.reaper import pending_task_ids, reap
 from simulator.tasks import queue_for
+from tests.factories import TINY, started_run
 
 
 class FakeBroker:
@@ -29,7 +29,7 @@ class FakeBroker:
 def stale_run(db, settings):
     settings.RUN_STALE_AFTER = 30
     settings.RUN_MAX_REDISPATCHES = 2
-    run = start_run("resize-confirm", {})
+    run = started_run("resize-confirm")
     Run.objects.filter(pk=run.pk).update(progressed=timezone.now() - timedelta(seconds=60))
     return Run.objects.get(pk=run.pk)
 
@@ -37,6 +37,13 @@ def stale_run(db, settings):
 def test_pending_ids_come_from_queues_and_unacked_messages():
     broker = FakeBroker(queued={"conductor": ["a"], "compute.host2": ["b"]}, unacked=["c"])
     assert pending_task_ids(broker, ["conductor"]) == {"a", "c"}
+
+
+def test_pending_ids_skip_what_is_not_a_celery_message():
+    broker = FakeBroker(queued={"conductor": ["a"]}, unacked=["b"])
+    broker.queued["conductor"] += ["not json", json.dumps([]), json.dumps("text"), json.dumps({"body": "x"})]
+    broker.unacked += [json.dumps([]), json.dumps([{"headers": None}, "", "q"]), b"\xff"]
+    assert pending_task_ids(broker, ["conductor"]) == {"a", "b"}
 
 
 def test_a_lost_cast_is_sent_again_under_a_new_task_id(stale_run, django_capture_on_commit_callbacks):
@@ -70,5 +77,5 @@ def test_after_the_last_try_the_run_is_crashed_with_the_reason(stale_run):
         "Last error: conductor.migrate_server failed: KeyError('x')"
     )
     assert run.next_step == "" and run.finished is not None
-    assert run.after["usages"]["host1"] == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+    assert run.after["usages"]["host1"] == TINY
     assert run.verdict["matched"] is False

@@ -7,26 +7,20 @@ import pytest
 
 from simulator import placement
 from simulator.models import Migration, Run, Server
-from simulator.pipeline import execute_step, start_run
-
-TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
-SMALL = {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}
-ZERO = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+from simulator.pipeline import execute_step
+from tests.factories import SMALL, TINY, ZERO, started_run
 
 
 def observe(run):
     server = Server.objects.select_related("host").get(pk=run.server_id)
     migration = Migration.objects.filter(server=server).first()
-    consumers = {}
-    for provider, used in placement.cloud_usages(run.cloud).items():
-        consumers[provider] = used
     return {
         "vm_state": server.vm_state,
         "task_state": server.task_state,
         "status": server.status,
         "migration": migration.status if migration else None,
         "host": server.host.name,
-        "usages": consumers,
+        "usages": placement.cloud_usages(run.cloud),
     }
 
 
@@ -58,7 +52,7 @@ REVERT = [
 
 @pytest.mark.parametrize("then, tail", [("confirm", CONFIRM), ("revert", REVERT)])
 def test_each_step_leaves_novas_states(db, then, tail):
-    run = start_run("custom", {"then": then})
+    run = started_run(then=then)
     assert observe(run) == {
         "vm_state": "active",
         "task_state": "resize_prep",
@@ -82,7 +76,7 @@ def test_each_step_leaves_novas_states(db, then, tail):
 
 
 def test_placement_consumers_during_the_resize_are_mig_on_source_and_inst_on_dest(db):
-    run = start_run("custom", {})
+    run = started_run()
     step(run)  # conductor
     migration = Migration.objects.get(server_id=run.server_id)
     server = Server.objects.get(pk=run.server_id)
@@ -97,7 +91,7 @@ def test_placement_consumers_during_the_resize_are_mig_on_source_and_inst_on_des
 
 
 def test_prep_resize_fills_the_migration_dest(db):
-    run = start_run("custom", {})
+    run = started_run()
     step(run)
     assert Migration.objects.get(server_id=run.server_id).dest_compute is None
     step(run)
@@ -107,7 +101,7 @@ def test_prep_resize_fills_the_migration_dest(db):
 
 
 def test_a_step_delivered_twice_runs_once(db):
-    run = start_run("custom", {})
+    run = started_run()
     seq = run.seq
     assert execute_step(run.pk, seq) == seq + 1
     usages = placement.cloud_usages(run.cloud)
@@ -121,7 +115,7 @@ def test_a_step_delivered_twice_runs_once(db):
 def test_the_audit_finds_nothing_at_any_step_of_a_healthy_resize(db, then):
     from simulator.audit import audit_cloud
 
-    run = start_run("custom", {"then": then})
+    run = started_run(then=then)
     seq = run.seq
     while seq is not None:
         findings = audit_cloud(run.cloud)

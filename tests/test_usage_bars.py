@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from dashboard.usage import MAGNIFY_FROM, Scale, round_up
-from simulator.pipeline import execute_step, run_to_completion, start_run
+from simulator.pipeline import execute_step
+from tests.factories import finished_run, started_run
 
 BAR = re.compile(
     r'<div class="bar( magnified)?( overflow)?" role="progressbar"[^>]*data-provider="(\w+)" data-rc="(\w+)" '
@@ -43,10 +44,6 @@ def widths(found):
     return {key: [w for _, w, _ in bar["segments"]] for key, bar in found.items()}
 
 
-def finished(scenario="bug-1825537", **overrides):
-    return run_to_completion(start_run(scenario, overrides))
-
-
 def test_round_amounts():
     assert [round_up("VCPU", v) for v in (1, 2, 2.1, 7, 21, 99)] == [1, 2, 2.5, 8, 25, 100]
     assert round_up("MEMORY_MB", 3072) == 3072 and round_up("MEMORY_MB", 3073) == 4096
@@ -60,7 +57,7 @@ def test_a_scale_is_magnified_only_when_it_is_far_smaller_than_the_provider():
 
 
 def test_the_seeds_bars_share_one_magnified_scale_before_and_after_on_every_provider(client, db):
-    run = finished("bug-1825537")
+    run = finished_run("bug-1825537")
     found = bars(client.get(reverse("run-detail", args=[run.pk])).content.decode())
 
     memory = {key: bar for key, bar in found.items() if key[1] == "MEMORY_MB"}
@@ -76,7 +73,7 @@ def test_the_seeds_bars_share_one_magnified_scale_before_and_after_on_every_prov
 
 def test_true_and_magnified_bars_in_one_panel_each_say_which_they_are(client, db):
     # SmallFakeDriver: 2 VCPU × 4, 8192 MB (512 reserved), 1028 GB; m1.large asks 4 / 8192 / 80.
-    run = finished("no-valid-host")
+    run = finished_run("no-valid-host")
     found = bars(client.get(reverse("run-detail", args=[run.pk])).content.decode())
 
     memory = found[("host2", "MEMORY_MB", "before")]
@@ -88,8 +85,8 @@ def test_true_and_magnified_bars_in_one_panel_each_say_which_they_are(client, db
 
 def test_a_run_draws_the_same_widths_on_its_page_the_compare_page_and_the_home_page(logged_in_client, db):
     client = logged_in_client
-    bug_on = finished("bug-1825537")
-    bug_off = finished("bug-1825537", bugs=[])  # the latest run: the home page draws it
+    bug_on = finished_run("bug-1825537")
+    bug_off = finished_run("bug-1825537", bugs=[])  # the latest run: the home page draws it
 
     pages = {run.pk: bars(client.get(reverse("run-detail", args=[run.pk])).content.decode()) for run in (bug_on, bug_off)}
     home = bars(client.get(reverse("home")).content.decode())
@@ -106,7 +103,7 @@ def test_a_run_draws_the_same_widths_on_its_page_the_compare_page_and_the_home_p
 
 
 def test_nothing_rescales_while_a_run_is_live(client, db):
-    run = start_run("bug-1825537", {})
+    run = started_run("bug-1825537")
     seen = [bars(client.get(reverse("run-live", args=[run.pk])).content.decode())]
     seq = 1
     while seq is not None:
@@ -120,7 +117,7 @@ def test_nothing_rescales_while_a_run_is_live(client, db):
 
 
 def test_a_resize_that_found_no_room_shows_what_it_asked_for_against_what_was_free(client, db):
-    run = finished("no-valid-host")
+    run = finished_run("no-valid-host")
     html = client.get(reverse("run-detail", args=[run.pk])).content.decode()
 
     assert "<h2>No room: what the resize asked for, against what was free</h2>" in html
@@ -136,14 +133,14 @@ def test_a_resize_that_found_no_room_shows_what_it_asked_for_against_what_was_fr
 
 
 def test_an_injected_claim_failure_says_there_was_room(client, db):
-    html = client.get(reverse("run-detail", args=[finished("prep-resize-reschedule-exhausted").pk])).content.decode()
+    html = client.get(reverse("run-detail", args=[finished_run("prep-resize-reschedule-exhausted").pk])).content.decode()
     assert "<h2>A claim failed although there was room: what the resize asked for, against what was free</h2>" in html
     row = re.search(r'<tr data-provider="host3">(.*?)</tr>', html, re.S)[1]
     assert '<td class="" data-rc="MEMORY_MB">asked 2 GiB, 780.8 GiB free</td>' in row
 
 
 def test_a_resize_that_failed_otherwise_shows_no_room_panel(client, db):
-    html = client.get(reverse("run-detail", args=[finished("bug-1825537").pk])).content.decode()
+    html = client.get(reverse("run-detail", args=[finished_run("bug-1825537").pk])).content.decode()
     assert 'id="room"' not in html and "seg-asked" not in html.split('class="legend"')[1].split("</div>", 1)[1]
 
 

@@ -4,22 +4,7 @@ import time
 
 import pytest
 
-from tests.live import LiveStack
-
-OUTCOME_KEYS = ("status", "vm_state", "task_state", "host", "flavor")
-
-
-def outcome(report):
-    """What a run did, without ids and timings."""
-    return {
-        "server": {key: report["server"][key] for key in OUTCOME_KEYS},
-        "fault": report["server"]["fault"] and report["server"]["fault"]["message"],
-        "migration": report["migration"]["status"],
-        "usages": report["usages"]["after"],
-        "events": [(e["event"], e["host"], e["result"]) for e in report["events"]],
-        "audit": {k: len(report["audit"][k]) for k in ("orphaned", "missing", "flavor_mismatch")},
-        "verdict": report["verdict"]["matched"],
-    }
+from tests.live import SEED_STEPS, LiveStack, outcome
 
 
 @pytest.fixture
@@ -30,29 +15,17 @@ def stack(tmp_path):
     live.close()
 
 
-def in_process(stack, *args):
-    import json
-
-    result = stack.manage("resize_run", "--in-process", "--json", *args, check=True)
-    return json.loads(result.stdout)
-
-
 def test_the_seed_runs_step_by_step_on_the_worker(stack):
     stack.start_worker("w1", concurrency=2)
     report = stack.report(stack.start("--scenario", "bug-1825537"))
 
     assert report["status"] == "done"
     assert report["verdict"]["matched"] is True
-    assert [(s["name"], s["queue"]) for s in report["steps"]] == [
-        ("conductor.migrate_server", "conductor"),
-        ("compute.prep_resize", "compute.host2"),
-        ("compute.resize_instance", "compute.host1"),
-        ("compute.finish_resize", "compute.host2"),
-    ]
+    assert [(s["name"], s["queue"]) for s in report["steps"]] == SEED_STEPS
     assert all(s["worker"].startswith("w1@") and s["task_id"] for s in report["steps"])
     assert all(e["worker"].startswith("w1@") for e in report["events"])
     assert [e["queue"] for e in report["events"]][-1] == "compute.host2"
-    assert outcome(report) == outcome(in_process(stack, "--scenario", "bug-1825537"))
+    assert outcome(report) == outcome(stack.in_process("--scenario", "bug-1825537"))
 
 
 def test_each_step_runs_on_the_worker_that_owns_its_host(stack):
@@ -103,7 +76,7 @@ def test_a_worker_killed_mid_step_is_replaced_and_the_run_ends_the_same(stack):
     assert report["status"] == "done"
     resize_instance = [s for s in report["steps"] if s["name"] == "compute.resize_instance"]
     assert len(resize_instance) == 1 and resize_instance[0]["worker"].startswith("survivor@")
-    assert outcome(report) == outcome(in_process(stack, "--scenario", "resize-confirm"))
+    assert outcome(report) == outcome(stack.in_process("--scenario", "resize-confirm"))
     assert report["audit"]["exit_code"] == 0
 
 
