@@ -126,6 +126,5 @@ def test_the_presets_usages_are_the_default_flavors_resources():
     assert ZERO == dict.fromkeys(TINY, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="README table pending")
 def test_the_readme_shows_the_declared_parameter_table():
     assert markdown_table() in (ROOT / "README.md").read_text()
