@@ -41,7 +41,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,23 +78,6 @@ def noop_cast(self, queues, done_key):
 
 
 # -- the stack --------------------------------------------------------------------------
-def start_worker(stack):
-    """The worker, started like LiveStack.start_worker plus ``--include``; ``stack.close()`` stops it."""
-    log = stack.tmp / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", "bench@%h",
-               "-Q", "conductor,api", "--all-hosts", "--concurrency", str(CONCURRENCY),
-               "--include", "bench.pipeline", "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=stack.env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    stack.workers.append(process)
-    deadline = time.monotonic() + 30
-    while " ready." not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-
-
 def setup_django(env):
     """Configure Django (and the Celery app) in this process on the stack's database and Redis."""
     os.environ.update(env)
@@ -207,7 +189,7 @@ def measure(runs, batch):
         for key in TEST_TIMINGS:
             stack.env.pop(key)
         stack.start_redis()
-        start_worker(stack)
+        stack.start_worker("bench", concurrency=CONCURRENCY, extra=["--include", "bench.pipeline"])
         setup_django(stack.env)
 
         seed = SeedScenario()

@@ -83,13 +83,14 @@ class LiveStack:
         os.killpg(self.redis.pid, signal.SIGKILL)
         self.redis.wait()
 
-    def start_worker(self, name, queues=("conductor", "api"), all_hosts=True, concurrency=1):
+    def start_worker(self, name, queues=("conductor", "api"), all_hosts=True, concurrency=1, extra=()):
         log = self.tmp / f"worker-{name}-{len(self.workers)}.log"
         command = [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", f"{name}@%h",
                    "-Q", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", "INFO",
                    "--without-mingle", "--without-gossip"]
         if all_hosts:
             command.append("--all-hosts")
+        command.extend(extra)
         process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
         )
