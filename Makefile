@@ -6,7 +6,13 @@ VENV ?= .venv
 TEST_WORKERS ?= 3
 BIN := $(VENV)/bin
 
-.PHONY: install run test
+# Real Nova 34 for the conformance checks, in its own environment (its pins clash with ours).
+NOVA_VENV ?= .venv-nova
+export NOVA_VENV
+NOVA_PACKAGES := nova==34.0.0 openstack-placement==16.0.0 ddt fixtures python-barbicanclient requests-mock \
+	oslotest stestr osprofiler testresources testscenarios testtools wsgi-intercept PyMySQL
+
+.PHONY: install run test nova-env conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +28,16 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+$(NOVA_VENV)/.installed: conformance/constraints-nova-34.txt
+	$(PYTHON) -m venv $(NOVA_VENV)
+	$(NOVA_VENV)/bin/python -m pip install --disable-pip-version-check --quiet \
+		-c conformance/constraints-nova-34.txt $(NOVA_PACKAGES)
+	touch $@
+
+nova-env: $(NOVA_VENV)/.installed
+
+# Every preset replayed in Nova 34 and compared with the simulator; JSON and JUnit under var/.
+conformance: install nova-env
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
+	$(BIN)/python manage.py conformance --json var/conformance.json --junit var/conformance.xml

@@ -2,9 +2,10 @@
 import json
 
 from simulator.audit import audit_cloud, audit_summary, findings
-from simulator.report import build_report, snapshot
+from simulator.conformance import HOW_TO, nova_python, side_by_side
 from simulator.params import KNOWN_BUGS
 from simulator.presets import SCENARIOS, differences, preset_run
+from simulator.report import build_report, snapshot
 from simulator.states import RESOURCE_CLASSES, RunStatus
 from simulator.tasks import queue_for
 
@@ -172,4 +173,23 @@ def report_snapshot(report, when):
         "usages": report["usages"][when],
         "allocations": report["allocations"][when],
         "inventories": report["inventories"],
+    }
+
+
+def conformance_page(run):
+    """The latest conformance check of a run, its two outcomes side by side (differing fields
+    marked), and whether a check can be asked for here."""
+    check = run.conformance_checks.first()
+    rows = []
+    if check is not None and check.simulator is not None and check.nova is not None:
+        rows = [
+            {"field": field, "simulator": json.dumps(mine), "nova": json.dumps(theirs), "same": same}
+            for field, mine, theirs, same in side_by_side(check.simulator, check.nova)
+        ]
+    return {
+        "run": run,
+        "check": check,
+        "rows": rows,
+        "nova_ready": nova_python() is not None,
+        "how_to": HOW_TO,
     }

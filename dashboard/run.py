@@ -87,7 +87,7 @@ def redis_command():
 
 def worker_command():
     return [
-        sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", WORKER_NAME, "-Q", "conductor,api",
+        sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-n", WORKER_NAME, "-Q", "conductor,api,conformance",
         "--all-hosts", "--concurrency", "2", "--loglevel", "INFO",
     ]
 

@@ -12,15 +12,16 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from simulator.audit import audit_cloud, findings
+from simulator.conformance import HOW_TO, nova_python
 from simulator.models import Cloud, Run
-from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
-from simulator.report import snapshot
 from simulator.params import KNOWN_BUGS
+from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.presets import CUSTOM, DEFAULT_SCENARIO, SCENARIOS
-from simulator.tasks import cast, revoke
+from simulator.report import snapshot
+from simulator.tasks import cast, request_conformance, revoke
 
 from .forms import RunForm
-from .presenters import presets, run_page
+from .presenters import conformance_page, presets, run_page
 from .usage import build_bars, cloud_scales, consumer_names
 
 
@@ -66,7 +67,8 @@ def home(request):
 
 
 def run_detail(request, pk):
-    return render(request, "runs/detail.html", run_page(_run(pk)))
+    run = _run(pk)
+    return render(request, "runs/detail.html", {**run_page(run), "conformance": conformance_page(run)})
 
 
 def run_live(request, pk):
@@ -167,6 +169,25 @@ def run_abort(request, pk):
             revoke(task_id)
         messages.info(request, f"Run {pk} aborted.")
     return redirect("run-detail", pk=pk)
+
+
+@run_action
+def run_conform(request, pk):
+    """Check a finished run against Nova 34 (as ``POST /api/runs/{id}/conformance/`` does)."""
+    run = _run(pk)
+    if not run.is_finished:
+        messages.info(request, f"Run {pk} can be checked against Nova once it has finished.")
+    elif nova_python() is None:
+        messages.error(request, f"No Nova environment on this server. {HOW_TO}")
+    else:
+        request_conformance(run)
+        messages.info(request, f"Run {pk} is being replayed in Nova 34.")
+    return redirect(f"{reverse('run-detail', args=[pk])}#conformance")
+
+
+def run_conformance(request, pk):
+    """The run page's conformance panel (polled by htmx while the check runs)."""
+    return render(request, "runs/_conformance.html", conformance_page(_run(pk)))
 
 
 @run_action

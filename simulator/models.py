@@ -11,6 +11,7 @@ from django.utils import timezone
 from .states import (
     FAULT_STATUSES,
     MIGRATION_DONE_STATUSES,
+    ConformanceStatus,
     ConsumerType,
     MigrationStatus,
     MigrationType,
@@ -471,3 +472,32 @@ class RunStep(models.Model):
 
     def __str__(self):
         return f"{self.run_id}#{self.seq} {self.name}"
+
+
+class ConformanceCheck(models.Model):
+    """A run's parameters (a preset's, or a run's) replayed in real Nova and compared with the
+    simulator's outcome of the same parameters."""
+
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="conformance_checks")
+    scenario = models.CharField(max_length=100, help_text="The preset checked, or the run's scenario")
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=ConformanceStatus.choices, default=ConformanceStatus.QUEUED)
+    nova_version = models.CharField(max_length=64, blank=True)
+    notes = models.JSONField(default=list, blank=True, help_text="What the replay changed to express the run")
+    simulator = models.JSONField(null=True, blank=True, help_text="The simulator's normalised outcome")
+    nova = models.JSONField(null=True, blank=True, help_text="Nova's normalised outcome")
+    differences = models.JSONField(default=list, blank=True, help_text="[field, simulator, Nova]")
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"conformance of {self.run or self.scenario}: {self.status}"
+
+    @property
+    def is_finished(self):
+        return self.status in ConformanceStatus.TERMINAL

@@ -152,6 +152,24 @@ class RunStatus(Vocabulary, models.TextChoices):
     CRASHED = "crashed", "crashed"
 
 
+@vocabulary(
+    "conformance",
+    colours={"queued": "gray", "running": "blue", "matched": "green", "differs": "red", "skipped": "yellow",
+             "failed": "red"},
+    terminal=("matched", "differs", "skipped", "failed"),
+    attribute="conformance",
+)
+class ConformanceStatus(Vocabulary, models.TextChoices):
+    """A replay in real Nova: waiting, running, or how Nova's outcome compared with the simulator's."""
+
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    MATCHED = "matched", "matches Nova 34"
+    DIFFERS = "differs", "differs from Nova 34"
+    SKIPPED = "skipped", "not replayable"
+    FAILED = "failed", "replay failed"
+
+
 @vocabulary("event", colours={"Success": "green", "Error": "red"}, terminal=("Success", "Error"))
 class EventResult(Vocabulary, models.TextChoices):
     """An instance action event's result (null while it is not finished)."""

@@ -7,15 +7,20 @@ host's nova-compute. Messages carry ids only; a step sends its successor after
 its transaction commits.
 """
 import logging
+import uuid
 
 from celery import shared_task
 from django.db import OperationalError as DatabaseBusy
+from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from .models import Run
+from .conformance import run_checks
+from .models import ConformanceCheck, Run
 from .pipeline import STEPS, Delivery, execute_step
+from .states import ConformanceStatus
 
 LOG = logging.getLogger("simulator")
+CONFORMANCE_QUEUE = "conformance"  # replays in real Nova: slow, so apart from the steps
 
 
 def queue_for(step, host):
@@ -73,3 +78,30 @@ def _step_task(step):
 
 
 STEP_TASKS = {step: _step_task(step) for step in STEPS}
+
+
+@shared_task(name="simulator.conformance", acks_late=True, ignore_result=True)
+def conform(check_id):
+    """Replay a run in real Nova 34 and compare (a worker on the ``conformance`` queue)."""
+    check = ConformanceCheck.objects.select_related("run__cloud").filter(pk=check_id).first()
+    if check is not None and not check.is_finished:
+        run_checks([check])
+
+
+def request_conformance(run):
+    """Queue a conformance check of ``run``; the replay runs on a worker, never in the caller."""
+    with transaction.atomic():
+        check = ConformanceCheck.objects.create(run=run, scenario=run.scenario, params=run.params)
+        check.task_id = str(uuid.uuid4())
+        check.save(update_fields=["task_id"])
+        transaction.on_commit(lambda: _send_conformance(check))
+    return check
+
+
+def _send_conformance(check):
+    try:
+        conform.apply_async((check.pk,), queue=CONFORMANCE_QUEUE, task_id=check.task_id)
+    except (OperationalError, OSError) as error:
+        LOG.error("Could not queue conformance check %s (%s).", check.pk, error)
+        check.status, check.error = ConformanceStatus.FAILED, f"Could not reach the broker: {error}"
+        check.save(update_fields=["status", "error"])

@@ -9,6 +9,7 @@ Whether debug mode is on is left to the module that imports this one: local.py (
 are computed by ``secret_key(debug)`` and ``rest_framework(debug)``.
 """
 import os
+from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -176,6 +177,12 @@ RUN_STALE_AFTER = float(os.environ.get("RUN_STALE_AFTER", "30"))
 RUN_MAX_REDISPATCHES = int(os.environ.get("RUN_MAX_REDISPATCHES", "3"))
 # How often a worker started with --all-hosts looks for new compute hosts' queues.
 WORKER_HOST_QUEUES_INTERVAL = float(os.environ.get("WORKER_HOST_QUEUES_INTERVAL", "1"))
+
+# Conformance: real Nova 34 in its own virtualenv (``make nova-env``), where runs are replayed
+# (by ``manage.py conformance``, and by workers consuming the ``conformance`` queue).
+NOVA_VENV = Path(os.environ.get("NOVA_VENV", BASE_DIR / ".venv-nova"))
+NOVA_REPLAY = BASE_DIR / "conformance" / "nova_replay.py"
+NOVA_REPLAY_JOBS = int(os.environ.get("NOVA_REPLAY_JOBS", "2"))
 
 
 def rest_framework(debug):

@@ -5,7 +5,17 @@ from rest_framework import serializers
 
 from simulator import params, placement
 from simulator.driver import DRIVERS, failure_problem
-from simulator.models import Cloud, Flavor, Host, InstanceAction, Migration, ResourceProvider, Run, Server
+from simulator.models import (
+    Cloud,
+    ConformanceCheck,
+    Flavor,
+    Host,
+    InstanceAction,
+    Migration,
+    ResourceProvider,
+    Run,
+    Server,
+)
 from simulator.report import event_dict, fault_dict
 from simulator.presets import SCENARIO
 from simulator.states import RunStatus, VmState
@@ -298,3 +308,17 @@ class MigrationSerializer(serializers.ModelSerializer):
                   "source_node", "dest_compute", "dest_node", "old_flavor", "new_flavor", "created", "updated"]
 
 
+
+
+class ConformanceCheckSerializer(serializers.ModelSerializer):
+    """A run replayed in real Nova 34: both normalised outcomes and the fields that differ."""
+
+    differences = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConformanceCheck
+        fields = ["id", "run", "scenario", "status", "nova_version", "notes", "differences", "error",
+                  "simulator", "nova", "created", "finished"]
+
+    def get_differences(self, check) -> list[dict]:
+        return [{"field": field, "simulator": mine, "nova": theirs} for field, mine, theirs in check.differences]

@@ -15,9 +15,10 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from simulator import placement
-from simulator.compute_api import lookup_flavor
 from simulator.audit import audit_cloud
 from simulator.cloud import HostInUse, boot_server, delete_host, delete_server, ensure_host
+from simulator.compute_api import lookup_flavor
+from simulator.conformance import HOW_TO, nova_python
 from simulator.models import (
     Cloud,
     Flavor,
@@ -32,9 +33,9 @@ from simulator.models import (
     Server,
 )
 from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
-from simulator.report import build_report
 from simulator.presets import SCENARIOS
-from simulator.tasks import cast, revoke
+from simulator.report import build_report
+from simulator.tasks import cast, request_conformance, revoke
 
 from .. import filters
 from . import serializers
@@ -131,6 +132,31 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run = get_object_or_404(Run, pk=pk)
         again, refused = _start(run.scenario, run.params)
         return refused or _started(again, request)
+
+    @extend_schema(
+        request=None,
+        responses={200: serializers.ConformanceCheckSerializer, 202: serializers.ConformanceCheckSerializer,
+                   404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get", "post"], throttle_classes=[])
+    def conformance(self, request, pk=None):
+        """POST: replay this run's parameters in real Nova 34 on a worker (202); GET: the latest
+        check, with the simulator's and Nova's outcomes and the fields that differ."""
+        run = get_object_or_404(Run, pk=pk)
+        location = reverse("api:run-conformance", args=[run.pk])
+        if request.method == "GET":
+            check = run.conformance_checks.first()
+            if check is None:
+                raise NotFound(f"Run {run.pk} has not been checked against Nova. POST to {location} to check it.")
+            return Response(serializers.ConformanceCheckSerializer(check).data)
+        if not run.is_finished:
+            return conflict(f"Run {run.pk} is {run.status}: it can be checked once it has finished.")
+        if nova_python() is None:
+            return Response({"detail": f"No Nova environment on this server. {HOW_TO}"},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        check = request_conformance(run)
+        return Response(serializers.ConformanceCheckSerializer(check).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": location})
 
     @extend_schema(request=None, responses={200: serializers.RunReportSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])

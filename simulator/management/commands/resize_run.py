@@ -3,11 +3,13 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from simulator.models import Run
+from simulator.conformance import HOW_TO, describe, nova_python, run_checks
+from simulator.models import ConformanceCheck, Run
 from simulator.params import CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS
 from simulator.pipeline import InvalidRun, run_to_completion, start_run
 from simulator.presets import SCENARIO, SCENARIOS
 from simulator.report import build_report, format_report
+from simulator.states import ConformanceStatus
 from simulator.tasks import cast
 
 from ._watch import follow
@@ -47,6 +49,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="Enqueue, print the run id and return.")
         parser.add_argument("--in-process", action="store_true", help="Run every step here: no Redis or worker.")
         parser.add_argument("--timeout", type=float, default=600, help="Seconds to wait for the run (default 600).")
+        parser.add_argument(
+            "--conform", action="store_true",
+            help="Then replay the run's parameters in real Nova 34 and compare (needs make nova-env); "
+            "exit 1 when they differ.",
+        )
 
     def handle(self, *args, **options):
         if options["list"]:
@@ -55,6 +62,11 @@ class Command(BaseCommand):
             return
         overrides = {name: options[name] for name in PARAMS if options[name] is not None}
         in_process = options["in_process"]
+        if options["conform"] and (options["no_wait"] or nova_python() is None):
+            raise CommandError(
+                "--conform waits for the run" if options["no_wait"] else f"--conform: no Nova environment. {HOW_TO}",
+                returncode=2,
+            )
         followed = False
         try:
             run = start_run(options["scenario"], overrides, on_cast=None if in_process else cast)
@@ -80,3 +92,11 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2))
         else:
             self.stdout.write("\n".join(format_report(report, steps=not followed)))
+        if options["conform"]:
+            self._conform(run, options["json"])
+
+    def _conform(self, run, as_json):
+        (check,) = run_checks([ConformanceCheck.objects.create(run=run, scenario=run.scenario, params=run.params)])
+        (self.stderr if as_json else self.stdout).write(describe(check))
+        if check.status in (ConformanceStatus.DIFFERS, ConformanceStatus.FAILED):
+            raise CommandError(f"Run {run.pk} {ConformanceStatus.label_of(check.status)}.", returncode=1)
