@@ -1,0 +1,551 @@
+"""Replay simulated resize runs in real Nova and print what Nova records.
+
+Runs with the interpreter of a separate Nova virtualenv (see conformance/README.md); it imports
+nothing from this project. Each run is replayed with Nova's own functional-test machinery used as
+a library: ProviderUsageBaseTestCase (in-process API, conductor, scheduler, placement and fake
+computes), HostNameWeigherFixture, and failures injected the way Nova's own tests inject them
+(mock patches on the fake driver, on the resource claim, and on the placement client's writes).
+
+    python conformance/nova_replay.py [--jobs N] [--verbose] < specs.json > outcomes.json
+
+Input: [{"id": "...", "params": {...}}, ...], the simulator's resolved run parameters.
+Output (stdout, one JSON document):
+    {"nova_version": ..., "placement_version": ...,
+     "results": {id: {"outcome": {...}} | {"skipped": "why"} | {"error": "traceback"}}}
+Progress goes to stderr. The script runs the replays itself from empty temporary folders with
+the environment Nova's functional tests need; the caller only runs the command.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+# What Nova's functional tests expect of their environment (tox.ini of nova).
+NOVA_ENV = {
+    "LANGUAGE": "en_US",
+    "LC_ALL": "C.UTF-8",
+    "OS_TEST_TIMEOUT": "160",
+    "NOVA_RAISE_ON_GREENLET_LEAK": "True",
+    "OS_NOVA_DISABLE_EVENTLET_PATCHING": "False",
+}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+DRIVERS = ("FakeDriver", "SmallFakeDriver", "MediumFakeDriver")
+VM_STATES = ("active", "stopped")
+THEN = ("none", "confirm", "revert")
+POINTS = (
+    "select_destinations", "prep_resize", "migrate_disk_and_power_off", "finish_migration",
+    "confirm_migration", "destroy", "finish_revert_migration",
+    "conductor_move", "scheduler_claim", "confirm_delete", "revert_move",
+)
+DEFAULT_EXCEPTIONS = {
+    "select_destinations": "NoValidHost",
+    "prep_resize": "ComputeResourcesUnavailable",
+    "migrate_disk_and_power_off": "ResizeError",
+    "finish_migration": "VirtualInterfaceCreateException",
+    "confirm_migration": "MigrationPreCheckError",
+    "destroy": "ResizeError",
+    "finish_revert_migration": "ResizeError",
+}
+EXCEPTIONS = (
+    "VirtualInterfaceCreateException", "ResizeError", "MigrationError", "MigrationPreCheckError",
+    "ComputeResourcesUnavailable", "NoValidHost", "UnableToMigrateToSelf", "InstanceFaultRollback",
+    "TestingException",
+)
+# Migration statuses of a move still under way.
+IN_PROGRESS = {"accepted", "pre-migrating", "migrating", "post-migrating", "confirming", "reverting"}
+SETTLE_TIMEOUT = 90  # seconds for one request's work to end
+SETTLE_GRACE = 1.5  # then this long, so late event finishes and faults land
+RESOURCES = ("VCPU", "MEMORY_MB", "DISK_GB")
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def scrub(text):
+    return UUID.sub("<uuid>", text) if isinstance(text, str) else text
+
+
+# -- what can be replayed (no Nova needed) --------------------------------------------------------
+def not_replayable(params):
+    """Why these parameters are not replayed (None when they are)."""
+    if params.get("cloud"):
+        return f"ran in the shared cloud {params['cloud']!r}, whose other servers a replay would not have"
+    if params.get("dest_host"):
+        return "a requested dest_host is not replayed"
+    if params.get("vm_state", "active") not in VM_STATES:
+        return f"vm_state {params.get('vm_state')!r} is not replayed (only {', '.join(VM_STATES)})"
+    problems = []
+    if params.get("driver", "FakeDriver") not in DRIVERS:
+        problems.append(f"unknown driver {params.get('driver')!r}")
+    if params.get("then", "none") not in THEN:
+        problems.append(f"unknown then {params.get('then')!r}")
+    point = params.get("fail_at")
+    if point is not None and point not in POINTS:
+        problems.append(f"unknown failure point {point!r}")
+    for key in ("exception", "inner_exception"):
+        if params.get(key) is not None and params[key] not in EXCEPTIONS:
+            problems.append(f"unknown {key} {params[key]!r}")
+    hosts = params.get("hosts") or []
+    if params.get("source_host") not in hosts:
+        problems.append(f"source_host {params.get('source_host')!r} is not one of the hosts")
+    return "; ".join(problems) or None
+
+
+# -- the parent: run workers, gather results ------------------------------------------------------
+def versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for key, dist in (("nova_version", "nova"), ("placement_version", "openstack-placement")):
+        try:
+            found[key] = version(dist)
+        except PackageNotFoundError:
+            found[key] = None
+    return found
+
+
+def run_all(specs, jobs, verbose):
+    results, todo = {}, []
+    for spec in specs:
+        why = not_replayable(spec.get("params") or {})
+        if why:
+            results[spec["id"]] = {"skipped": why}
+        else:
+            todo.append(spec)
+    header = versions()
+    if not todo:
+        return {**header, "results": results}
+
+    top, workers = tempfile.mkdtemp(prefix="nova-replay-"), []
+    try:
+        with open(os.path.join(top, "specs.json"), "w") as f:
+            json.dump(todo, f)
+        os.mkdir(os.path.join(top, "claims"))
+        os.mkdir(os.path.join(top, "results"))
+        env = {**os.environ, **NOVA_ENV}
+        env.pop("PYTHONPATH", None)  # nothing of the caller's project
+        for n in range(max(1, min(jobs, len(todo)))):
+            cwd = os.path.join(top, f"worker{n}")
+            os.mkdir(cwd)  # each worker runs from its own empty folder
+            logfile = open(os.path.join(top, f"worker{n}.log"), "wb")
+            # Nova's own output (warnings, log lines) goes to the worker's log, or to stderr.
+            proc = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--worker", top, str(os.getpid())],
+                cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=sys.stderr if verbose else logfile, stderr=subprocess.STDOUT,
+            )
+            workers.append((proc, logfile))
+        reported, started = set(), time.monotonic()
+        while True:
+            alive = [p for p, _ in workers if p.poll() is None]
+            for index, spec in enumerate(todo):
+                path = os.path.join(top, "results", f"{index}.json")
+                if index not in reported and os.path.exists(path):
+                    reported.add(index)
+                    with open(path) as f:
+                        done = json.load(f)
+                    kind = next(iter(done["result"]))
+                    log(f"[{len(reported)}/{len(todo)}] {spec['id']}: {kind} "
+                        f"({done['seconds']:.1f} s; {time.monotonic() - started:.0f} s so far)")
+                    for note in done.get("notes") or []:
+                        log(f"  after the outcome was read, the test case reported:\n{note}")
+            if not alive:
+                break
+            time.sleep(0.5)
+        for index, spec in enumerate(todo):
+            path = os.path.join(top, "results", f"{index}.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    done = json.load(f)
+                results[spec["id"]] = done["result"]
+                header["nova_version"] = done.get("nova_version") or header["nova_version"]
+            else:
+                tails = []
+                for n, (proc, logfile) in enumerate(workers):
+                    logfile.flush()
+                    with open(logfile.name, "rb") as f:
+                        tails.append(f"worker{n} exit {proc.returncode}: "
+                                     + f.read()[-3000:].decode("utf-8", "replace"))
+                results[spec["id"]] = {"error": "the replay ended without a result.\n" + "\n".join(tails)}
+    finally:
+        for proc, logfile in workers:
+            if proc.poll() is None:  # interrupted: stop the workers started here
+                proc.kill()
+                proc.wait()
+            logfile.close()
+        shutil.rmtree(top, ignore_errors=True)
+    return {**header, "results": results}
+
+
+# -- a worker: replay specs in Nova ---------------------------------------------------------------
+def die_with_parent(parent):
+    """A worker ends when the script that started it does (killed on a caller's timeout, say)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG, Linux
+    except (OSError, AttributeError):
+        pass  # elsewhere: checked between runs only
+    if os.getppid() != parent:
+        sys.exit(1)
+
+
+def worker(top, parent):
+    """Claim specs one at a time (a file created exclusively) and replay each as one test-case run."""
+    die_with_parent(parent)
+    with open(os.path.join(top, "specs.json")) as f:
+        todo = json.load(f)
+    replay_case = make_test_case()
+    from nova import version as nova_version
+
+    for index, spec in enumerate(todo):
+        if os.getppid() != parent:
+            sys.exit(1)
+        try:
+            os.close(os.open(os.path.join(top, "claims", str(index)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
+        started = time.monotonic()
+        log(f"--- replaying {spec['id']}")
+        try:
+            result, notes = run_case(replay_case, spec["params"])
+        except Exception:
+            result, notes = {"error": traceback.format_exc()}, []
+        path = os.path.join(top, "results", f"{index}.json")
+        with open(path + ".part", "w") as f:
+            json.dump({"result": result, "notes": notes, "seconds": time.monotonic() - started,
+                       "nova_version": nova_version.version_string()}, f)
+        os.rename(path + ".part", path)
+
+
+def run_case(replay_case, params):
+    import unittest
+
+    case = replay_case("test_replay")
+    # Nova's TestCase deletes its public attributes in a cleanup: keep what is read elsewhere.
+    sink = {}
+    case.params, case.sink = params, sink
+    case.compute_driver = "fake." + params.get("driver", "FakeDriver")
+    result = unittest.TestResult()
+    case.run(result)
+    problems = [text for _, text in result.errors + result.failures]
+    if "outcome" in sink:
+        # e.g. a cleanup complaint after the outcome was read: said on stderr, not a result
+        return {"outcome": sink["outcome"]}, problems
+    if result.skipped:
+        return {"skipped": result.skipped[0][1]}, []
+    return {"error": "\n".join(problems) or "the test case ended without an outcome"}, []
+
+
+def make_test_case():
+    """The TestCase class; built here so that only workers import Nova (after the env is set)."""
+    import warnings
+    from unittest import mock
+
+    import fixtures
+    from keystoneauth1 import adapter
+    from oslo_serialization import jsonutils
+    from sqlalchemy import exc as sqla_exc
+
+    from nova import context as nova_context
+    from nova import exception
+    from nova import objects
+    from nova import test
+    from nova.compute import claims
+    from nova.conf import paths
+    from nova.scheduler import manager as scheduler_manager
+    from nova.tests import fixtures as nova_fixtures
+    from nova.tests.functional import integrated_helpers
+    from nova.tests.unit import fake_requests
+    from nova.virt import fake
+
+    venv_prefix = os.path.abspath(
+        os.path.join(os.path.dirname(exception.__file__), "..", "..", "..", ".."))
+    real_state_path_def = paths.state_path_def
+
+    def state_path_def(*args):
+        # The wheel installs api-paste.ini under <venv>/etc/nova, not <site-packages>/etc/nova.
+        if args == ("etc/nova/api-paste.ini",):
+            return os.path.join(venv_prefix, *args)
+        return real_state_path_def(*args)
+
+    def build_exception(name, reason, instance_uuid, host, inner=None):
+        if name == "VirtualInterfaceCreateException":
+            return exception.VirtualInterfaceCreateException()
+        if name in ("ResizeError", "MigrationError", "MigrationPreCheckError",
+                    "ComputeResourcesUnavailable", "NoValidHost"):
+            return getattr(exception, name)(reason=reason)
+        if name == "UnableToMigrateToSelf":
+            return exception.UnableToMigrateToSelf(instance_id=instance_uuid, host=host)
+        if name == "InstanceFaultRollback":
+            if inner == "InstanceFaultRollback":
+                raise ValueError("InstanceFaultRollback cannot wrap itself")
+            return exception.InstanceFaultRollback(
+                inner_exception=build_exception(inner or "UnableToMigrateToSelf", reason, instance_uuid, host))
+        if name == "TestingException":
+            return test.TestingException(reason)
+        raise ValueError(f"unknown exception {name!r}")
+
+    def conflict():
+        # What Placement answers a write whose consumer generation is stale.
+        return fake_requests.FakeResponse(409, jsonutils.dumps(
+            {"errors": [{"code": "placement.concurrent_update", "detail": "consumer generation conflict"}]}))
+
+    # Where each driver point finds the instance among the method's arguments (after self).
+    driver_points = {
+        "migrate_disk_and_power_off": 1,  # (context, instance, dest, flavor, ...)
+        "finish_migration": 2,  # (context, migration, instance, ...)
+        "confirm_migration": 2,  # (context, migration, instance, network_info)
+        "destroy": 1,  # (context, instance, network_info, ...)
+        "finish_revert_migration": 1,  # (context, instance, network_info, migration, ...)
+    }
+    # The requests (phases) in which a point can fail; the others fail in any request after the setup.
+    point_phases = {
+        "select_destinations": {"resize"},  # not the boot's scheduling
+        "prep_resize": {"resize"},
+        "destroy": {"revert"},  # the dest's destroy in revert_resize, not confirm's
+        "scheduler_claim": {"resize"},
+        "conductor_move": {"resize"},
+        "confirm_delete": {"confirm"},
+        "revert_move": {"revert"},
+    }
+
+    class Replay(integrated_helpers.ProviderUsageBaseTestCase):
+        compute_driver = "fake.FakeDriver"  # set per run before setUp
+        params = None
+        sink = None
+
+        def setUp(self):
+            with mock.patch("nova.conf.paths.state_path_def", state_path_def):
+                super().setUp()
+            # A deployment only warns about orm.noload() (SQLAlchemy 2.1); keep it a warning.
+            warnings.filterwarnings("default", message=".*noload.*", category=sqla_exc.SADeprecationWarning)
+            hosts = self.params["hosts"]
+            weights = {"host1": 100, "host2": 50, "host3": 10}
+            if not set(hosts) <= set(weights):  # other names: the same idea, by name
+                weights = {name: 10 * (len(hosts) - i) for i, name in enumerate(sorted(hosts))}
+            self.useFixture(nova_fixtures.HostNameWeigherFixture(weights))
+            self.scheduler_service.stop()
+            self.scheduler_service = self.start_service("scheduler")
+            self.ctxt = nova_context.get_admin_context()
+            self.phase, self.server_id = "setup", None
+
+        # -- waiting ------------------------------------------------------------------------------
+        def _migration(self, server_id):
+            migrations = [m for m in self.api.api_get("/os-migrations").body["migrations"]
+                          if m["instance_uuid"] == server_id]
+            return max(migrations, key=lambda m: m["id"]) if migrations else None
+
+        def settle(self, server_id):
+            """Until the request's work has ended: no task_state, no move under way."""
+            deadline = time.monotonic() + SETTLE_TIMEOUT
+            while True:
+                server = self.api.get_server(server_id)
+                migration = self._migration(server_id)
+                if server["OS-EXT-STS:task_state"] is None and (
+                        migration is None or migration["status"] not in IN_PROGRESS):
+                    break
+                if time.monotonic() > deadline:
+                    self.fail(f"the server did not settle: task_state {server['OS-EXT-STS:task_state']}, "
+                              f"migration {migration and migration['status']}")
+                time.sleep(0.25)
+            time.sleep(SETTLE_GRACE)
+            return self.api.get_server(server_id)
+
+        def request(self, phase, server_id, body):
+            self.phase = phase
+            self.api.post_server_action(server_id, body)
+            return self.settle(server_id)
+
+        # -- failures -----------------------------------------------------------------------------
+        # Patched before any service is used (Nova's RPC endpoint wrapper keeps the method it
+        # first dispatched to), armed only once the setup (boot, stop) is done.
+        def armed(self, host):
+            point = self.params["fail_at"]
+            fail_host = self.params.get("fail_host") or None
+            phases = point_phases.get(point, {"resize", "confirm", "revert"})
+            return self.phase in phases and (fail_host is None or host is None or host == fail_host)
+
+        def failure(self, instance_uuid, host):
+            p = self.params
+            name = p.get("exception") or DEFAULT_EXCEPTIONS[p["fail_at"]]
+            return build_exception(name, p.get("reason"), instance_uuid, host, p.get("inner_exception"))
+
+        def inject(self):
+            point = self.params.get("fail_at")
+            case = self
+            if not point:
+                return
+            if point in driver_points:
+                position = driver_points[point]
+                real = getattr(fake.FakeDriver, point)
+
+                def failing(driver, *args, **kwargs):
+                    instance = kwargs.get("instance", args[position] if len(args) > position else None)
+                    if instance is not None and instance.uuid == case.server_id and case.armed(driver._host):
+                        raise case.failure(instance.uuid, driver._host)
+                    return real(driver, *args, **kwargs)
+
+                self.useFixture(fixtures.MockPatchObject(fake.FakeDriver, point, failing))
+            elif point == "prep_resize":
+                real_claim_test = claims.Claim._claim_test
+
+                def claim_test(claim, *args, **kwargs):
+                    host = claim.tracker.host
+                    if isinstance(claim, claims.MoveClaim) and case.armed(host):
+                        raise case.failure(claim.instance.uuid, host)
+                    return real_claim_test(claim, *args, **kwargs)
+
+                self.useFixture(fixtures.MockPatchObject(claims.Claim, "_claim_test", claim_test))
+            elif point == "select_destinations":
+                real_select = scheduler_manager.SchedulerManager.select_destinations
+
+                def select_destinations(manager, *args, **kwargs):
+                    if case.armed(None):
+                        raise case.failure(case.server_id, case.params["source_host"])
+                    return real_select(manager, *args, **kwargs)
+
+                self.useFixture(fixtures.MockPatchObject(
+                    scheduler_manager.SchedulerManager, "select_destinations", select_destinations))
+            else:
+                self.inject_placement(point)
+
+        def inject_placement(self, point):
+            """409 placement.concurrent_update for the one write the point names (as in
+            ConsumerGenerationConflictTest); every other request goes through."""
+            case = self
+
+            def body_allocations(kwargs, consumer):
+                return ((kwargs.get("json") or {}).get(consumer) or {}).get("allocations")
+
+            def matches(method, url, kwargs):
+                url, server_id = url.split("?")[0], case.server_id
+                instance_url = f"/allocations/{server_id}"
+                if point == "scheduler_claim":  # the scheduler's claim for the instance on the dest
+                    return method == "PUT" and url == instance_url
+                if point == "conductor_move":  # instance -> migration, by the conductor
+                    return method == "POST" and url == "/allocations" and body_allocations(kwargs, server_id) == {}
+                if point == "revert_move":  # migration -> instance, by the source compute
+                    return method == "POST" and url == "/allocations" and bool(body_allocations(kwargs, server_id))
+                if point == "confirm_delete":  # the migration's allocation emptied on confirm
+                    return (method in ("PUT", "DELETE") and url.startswith("/allocations/")
+                            and url != instance_url
+                            and (method == "DELETE" or (kwargs.get("json") or {}).get("allocations") == {}))
+                return False
+
+            for method in ("put", "post", "delete"):
+                real = getattr(adapter.Adapter, method)
+
+                def write(client, url, *args, _method=method.upper(), _real=real, **kwargs):
+                    if case.armed(None) and matches(_method, url, kwargs):
+                        return conflict()
+                    return _real(client, url, *args, **kwargs)
+
+                self.useFixture(fixtures.MockPatchObject(adapter.Adapter, method, write))
+
+        # -- the run ------------------------------------------------------------------------------
+        def test_replay(self):
+            p = self.params
+            self.flags(allow_resize_to_same_host=bool(p.get("allow_resize_to_same_host")))
+            self.flags(max_attempts=int(p.get("max_attempts") or 3), group="scheduler")
+            self.inject()
+            hosts = p["hosts"]
+            for host in hosts:
+                self._start_compute(host)
+            flavors = {f["name"]: f for f in self.api.get_flavors()}
+            server = self._boot_and_check_allocations(flavors[p["flavor"]], p["source_host"])
+            self.server_id = server_id = server["id"]
+            if p.get("vm_state") == "stopped":
+                self.request("setup", server_id, {"os-stop": None})
+            setup_requests = {a["request_id"] for a in self.api.get_instance_actions(server_id)}
+            server = self.request("resize", server_id, {"resize": {"flavorRef": flavors[p["new_flavor"]]["id"]}})
+            then = p.get("then") or "none"
+            if then != "none" and server["status"] == "VERIFY_RESIZE":
+                body = {"confirmResize": None} if then == "confirm" else {"revertResize": None}
+                self.request(then, server_id, body)
+            self.phase = "done"
+            self.sink["outcome"] = self.read_outcome(server_id, hosts, setup_requests)
+
+        def read_outcome(self, server_id, hosts, setup_requests):
+            server = self.api.get_server(server_id)
+            fault = server.get("fault")
+            faults = objects.InstanceFaultList.get_by_instance_uuids(self.ctxt, [server_id])
+            migration = self._migration(server_id)
+            providers = {self._get_provider_uuid_by_host(host): host for host in hosts}
+            usages = {}
+            for rp_uuid, host in providers.items():
+                found = self._get_provider_usages(rp_uuid)
+                usages[host] = {**dict.fromkeys(RESOURCES, 0), **found}
+            allocations = {}
+            consumers = [("instance", server_id)] + ([("migration", migration["uuid"])] if migration else [])
+            for kind, consumer in consumers:
+                for rp_uuid, allocation in self._get_allocations_by_server_uuid(consumer).items():
+                    if allocation.get("resources"):
+                        host = providers.get(rp_uuid, rp_uuid)
+                        allocations.setdefault(host, {})[kind] = allocation["resources"]
+            actions = []
+            for action in sorted(objects.InstanceActionList.get_by_instance_uuid(self.ctxt, server_id),
+                                 key=lambda a: a.id):
+                if action.request_id in setup_requests:
+                    continue
+                events = sorted(objects.InstanceActionEventList.get_by_action(self.ctxt, action.id),
+                                key=lambda e: e.id)
+                actions.append({"action": action.action, "message": action.message,
+                                "events": [[e.event, e.result] for e in events]})
+            return {
+                "server": {
+                    "status": server["status"],
+                    "vm_state": server["OS-EXT-STS:vm_state"],
+                    "task_state": server["OS-EXT-STS:task_state"],
+                    "host": server["OS-EXT-SRV-ATTR:host"],
+                    "flavor": server["flavor"]["original_name"],
+                },
+                "fault": {"code": fault["code"], "message": scrub(fault["message"])} if fault else None,
+                "faults": [scrub(f.message) for f in sorted(faults, key=lambda f: f.id)],
+                "migration": (
+                    {k: migration[k] for k in ("status", "migration_type", "source_compute", "dest_compute")}
+                    if migration else None
+                ),
+                "usages": usages,
+                "allocations": allocations,
+                "actions": actions,
+            }
+
+    return Replay
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--verbose", action="store_true", help="pass Nova's own output to stderr")
+    parser.add_argument("--worker", nargs=2, metavar=("DIR", "PARENT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]))
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the workers are stopped too
+    import importlib.util
+
+    if importlib.util.find_spec("nova") is None or importlib.util.find_spec("placement") is None:
+        sys.exit(f"{sys.executable} has no nova/placement: run this with the Nova venv's python "
+                 "(see conformance/README.md).")
+    specs = json.load(sys.stdin)
+    if not isinstance(specs, list) or not all(isinstance(s, dict) and "id" in s for s in specs):
+        parser.error('stdin must be a JSON list of {"id": ..., "params": {...}}')
+    started = time.monotonic()
+    document = run_all(specs, args.jobs, args.verbose)
+    log(f"{len(specs)} specs in {time.monotonic() - started:.0f} s")
+    json.dump(document, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
