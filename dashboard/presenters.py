@@ -2,7 +2,8 @@
 import json
 
 from simulator.audit import audit_cloud, audit_summary, findings
-from simulator.conformance import HOW_TO, nova_python, side_by_side
+from simulator.conformance import HOW_TO, last_result, nova_python, side_by_side
+from simulator.models import ConformanceCheck
 from simulator.params import KNOWN_BUGS
 from simulator.presets import SCENARIOS, differences, preset_run
 from simulator.report import build_report, snapshot
@@ -70,7 +71,8 @@ def describe_outcome(expected):
 
 
 def presets():
-    """The presets with their description and expected outcome, for the form."""
+    """The presets with their description, expected outcome and last check against Nova, for the form."""
+    checks = ConformanceCheck.objects.latest_per_preset()
     return [
         {
             "name": s.name,
@@ -81,6 +83,7 @@ def presets():
                 {"bugs": ", ".join(bugs) or "none", "text": describe_outcome(expected)}
                 for bugs, expected in s.expected.items()
             ],
+            "conformance": last_result(checks.get(s.name)),
         }
         for s in SCENARIOS.values()
     ]

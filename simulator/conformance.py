@@ -224,3 +224,17 @@ def describe(check):
     elif check.error:
         line += f": {check.error.strip().splitlines()[-1]}"
     return line
+
+
+def last_result(check):
+    """A preset's (or run's) last check in brief: how it compared, with which Nova, when."""
+    if check is None:
+        return None
+    return {
+        "status": check.status,
+        "summary": ConformanceStatus.label_of(check.status),
+        "nova_version": check.nova_version or None,
+        "checked": check.finished.isoformat() if check.finished else None,
+        "differences": len(check.differences),
+        "notes": check.notes,
+    }

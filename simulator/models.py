@@ -474,6 +474,14 @@ class RunStep(models.Model):
         return f"{self.run_id}#{self.seq} {self.name}"
 
 
+class ConformanceCheckQuerySet(models.QuerySet):
+    def latest_per_preset(self):
+        """{preset name: its latest finished check} (checks of presets, not of runs)."""
+        presets = self.filter(run__isnull=True, finished__isnull=False)
+        last = presets.values("scenario").annotate(last=models.Max("id")).values("last")
+        return {check.scenario: check for check in presets.filter(id__in=last)}
+
+
 class ConformanceCheck(models.Model):
     """A run's parameters (a preset's, or a run's) replayed in real Nova and compared with the
     simulator's outcome of the same parameters."""
@@ -491,6 +499,8 @@ class ConformanceCheck(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
+
+    objects = ConformanceCheckQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -240,3 +240,19 @@ def test_the_seed_matches_real_nova(db):
     (check,) = run_checks([ConformanceCheck.objects.create(scenario="bug-1825537", params=params)])
     assert check.status == ConformanceStatus.MATCHED, check.differences or check.error
     assert check.nova_version.startswith("34.")
+
+
+def test_the_presets_show_their_last_check(db, client, stand_in_nova):
+    nova = simulate("custom", nova_spec(SCENARIOS["resize-revert"].all_params()))
+    stand_in_nova({"outcome": nova})
+    assert APIClient().get("/api/scenarios/resize-revert/").json()["conformance"] is None
+    call_command("conformance", "--scenario", "resize-revert", stdout=StringIO())
+
+    result = APIClient().get("/api/scenarios/resize-revert/").json()["conformance"]
+    assert (result["status"], result["nova_version"], result["differences"]) == ("matched", "34.0.0", 0)
+    html = client.get(reverse("run-new") + "?scenario=resize-revert").content.decode()
+    assert 'Against real Nova: <span class="badge green" data-conformance="matches Nova 34">' in html
+    listed = StringIO()
+    call_command("resize_run", "--list", stdout=listed)
+    line = next(line for line in listed.getvalue().splitlines() if line.startswith("resize-revert "))
+    assert "matches Nova 34 (34.0.0)" in line

@@ -151,6 +151,11 @@ class ScenarioSerializer(serializers.Serializer):
     reference = serializers.CharField()
     params = serializers.DictField()
     expected = serializers.ListField(child=serializers.DictField(), help_text="Outcome per set of bugs switched on")
+    conformance = serializers.DictField(
+        allow_null=True,
+        help_text="The last `make conformance` result for this preset: status (matched, differs, skipped, failed), "
+        "Nova's version, when, how many fields differed; null if never checked",
+    )
 
 
 class HostSerializer(serializers.ModelSerializer):

@@ -18,9 +18,10 @@ from simulator import placement
 from simulator.audit import audit_cloud
 from simulator.cloud import HostInUse, boot_server, delete_host, delete_server, ensure_host
 from simulator.compute_api import lookup_flavor
-from simulator.conformance import HOW_TO, nova_python
+from simulator.conformance import HOW_TO, last_result, nova_python
 from simulator.models import (
     Cloud,
+    ConformanceCheck,
     Flavor,
     Host,
     InstanceAction,
@@ -180,7 +181,7 @@ class ScenarioViewSet(viewsets.ViewSet):
     serializer_class = serializers.ScenarioSerializer
 
     @staticmethod
-    def _document(scenario):
+    def _document(scenario, check):
         return {
             "name": scenario.name,
             "title": scenario.title,
@@ -188,17 +189,19 @@ class ScenarioViewSet(viewsets.ViewSet):
             "reference": scenario.reference,
             "params": scenario.all_params(),
             "expected": [{"bugs": list(bugs), "outcome": outcome} for bugs, outcome in scenario.expected.items()],
+            "conformance": last_result(check),
         }
 
     @extend_schema(responses=serializers.ScenarioSerializer(many=True))
     def list(self, request):
-        return Response([self._document(s) for s in SCENARIOS.values()])
+        checks = ConformanceCheck.objects.latest_per_preset()
+        return Response([self._document(s, checks.get(s.name)) for s in SCENARIOS.values()])
 
     @extend_schema(responses=serializers.ScenarioSerializer)
     def retrieve(self, request, name=None):
         if name not in SCENARIOS:
             raise NotFound(f"Unknown scenario '{name}'.")
-        return Response(self._document(SCENARIOS[name]))
+        return Response(self._document(SCENARIOS[name], ConformanceCheck.objects.latest_per_preset().get(name)))
 
 
 class HostViewSet(viewsets.ModelViewSet):

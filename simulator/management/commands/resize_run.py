@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from simulator.conformance import HOW_TO, describe, nova_python, run_checks
+from simulator.conformance import HOW_TO, describe, last_result, nova_python, run_checks
 from simulator.models import ConformanceCheck, Run
 from simulator.params import CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS
 from simulator.pipeline import InvalidRun, run_to_completion, start_run
@@ -57,8 +57,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["list"]:
+            checks = ConformanceCheck.objects.latest_per_preset()
             for scenario in SCENARIOS.values():
-                self.stdout.write(f"{scenario.name:36} {scenario.title}")
+                result = last_result(checks.get(scenario.name))
+                nova = f"{result['summary']} ({result['nova_version'] or '?'})" if result else "not checked against Nova"
+                self.stdout.write(f"{scenario.name:36} {nova:32} {scenario.title}")
             return
         overrides = {name: options[name] for name in PARAMS if options[name] is not None}
         in_process = options["in_process"]
