@@ -208,7 +208,7 @@ def test_rest_refuses_an_unfinished_run_and_a_server_without_nova(api, no_nova):
     assert api.post(f"/api/runs/{unfinished.pk}/conformance/").status_code == 409
     run = finished_run("resize-confirm")
     response = api.post(f"/api/runs/{run.pk}/conformance/")
-    assert response.status_code == 503 and "make nova-env" in response.json()["detail"]
+    assert response.status_code == 409 and "make nova-env" in response.json()["detail"]
 
 
 def test_the_run_page_shows_both_outcomes_with_the_differing_fields_marked(client, django_user_model, stand_in_nova):

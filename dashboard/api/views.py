@@ -137,7 +137,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(
         request=None,
         responses={200: serializers.ConformanceCheckSerializer, 202: serializers.ConformanceCheckSerializer,
-                   404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+                   404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     @action(detail=True, methods=["get", "post"], throttle_classes=[])
     def conformance(self, request, pk=None):
@@ -153,8 +153,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if not run.is_finished:
             return conflict(f"Run {run.pk} is {run.status}: it can be checked once it has finished.")
         if nova_python() is None:
-            return Response({"detail": f"No Nova environment on this server. {HOW_TO}"},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return conflict(f"No Nova environment on this server. {HOW_TO}")
         check = request_conformance(run)
         return Response(serializers.ConformanceCheckSerializer(check).data, status=status.HTTP_202_ACCEPTED,
                         headers={"Location": location})
