@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+from simulator.conformance import nova_python
 from tests.live import SEED_STEPS, LiveStack, outcome
 
 PASSWORD = "a-password-for-the-live-api-test"
@@ -104,3 +105,24 @@ def test_starting_a_run_needs_authentication(stack):
     assert status == 200 and runs["count"] == 0, runs
     status, _, started = request(f"{base}/api/runs/", "POST", {"scenario": "bug-1825537"}, token)
     assert status == 202, started  # the same request with the token (it only queues: no worker here)
+
+
+@pytest.mark.skipif(nova_python() is None, reason="no Nova environment (make nova-env)")
+def test_a_run_checked_over_rest_is_replayed_in_real_nova_on_the_conformance_worker(stack):
+    token = create_token(stack)
+    stack.start_worker("w1", queues=("conductor", "api", "conformance"))
+    base = stack.start_web()
+    status, headers, started = request(f"{base}/api/runs/", "POST", {"scenario": "resize-confirm"}, token)
+    assert poll(urljoin(base, headers["Location"]), token)["status"] == "done"
+
+    status, headers, check = request(f"{base}/api/runs/{started['id']}/conformance/", "POST", token=token)
+    assert (status, check["status"]) == (202, "queued")
+    deadline = time.monotonic() + 180
+    while check["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        check = request(urljoin(base, headers["Location"]), token=token)[2]
+
+    assert (check["status"], check["differences"]) == ("matched", []), check
+    assert check["nova_version"].startswith("34.")
+    assert check["nova"]["server"] == {"status": "ACTIVE", "vm_state": "active", "task_state": None,
+                                       "host": "host2", "flavor": "m1.small"}
