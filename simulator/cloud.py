@@ -2,6 +2,7 @@
 and a run's cloud and server, prepared from its parameters."""
 import uuid
 
+from . import exceptions as exc
 from . import placement
 from .compute_api import lookup_flavor
 from .context import PROJECT_ID, USER_ID
@@ -122,7 +123,7 @@ def prepare(run, params):
     if server is None:
         flavor = lookup_flavor(cloud, params["flavor"])
         if flavor is None:
-            raise ParamError("flavor", f"Flavor {params['flavor']} could not be found.")
+            raise ParamError("flavor", exc.FlavorNotFound(flavor_id=params["flavor"]).format_message())
         host = Host.objects.select_related("provider").get(cloud=cloud, name=params["source_host"])
         try:
             server = boot_server(cloud, params["server"], host, flavor, params["vm_state"])

@@ -60,15 +60,37 @@ def resize(ctx, flavor_ref):
         raise RequestRejected(400, error.format_message(), "new_flavor") from error
 
     ignore_hosts = [] if ctx.params.get("allow_resize_to_same_host") else [server.host.name]
+    _send(ctx, "resize", new_flavor, ignore_hosts, ctx.params.get("dest_host") or None)
+
+
+def migrate(ctx, host_name=None):
+    """``POST /servers/{id}/action {"migrate": {"host": ...}}`` (the host from microversion 2.56) → 202:
+    a cold migration keeps the flavor. The source host is never a candidate (the fake driver does
+    not report COMPUTE_SAME_HOST_COLD_MIGRATE), whatever allow_resize_to_same_host says."""
+    server = ctx.server
+    _check_instance_state(server, "migrate", (VmState.ACTIVE, VmState.STOPPED))
+    _check_source_up(server)
+    if host_name is not None:
+        if host_name == server.host.name:
+            raise RequestRejected(400, exc.CannotMigrateToSameHost().format_message(), "dest_host")
+        if not ctx.host_exists(host_name):
+            raise RequestRejected(400, exc.ComputeHostNotFound(host=host_name).format_message(), "dest_host")
+    _send(ctx, "migrate", server.flavor, [server.host.name], host_name)
+
+
+def _send(ctx, action, flavor, ignore_hosts, destination):
+    """What resize and migrate share once accepted: the request spec, task_state resize_prep, the
+    instance action, and the cast to the conductor."""
+    server = ctx.server
     ctx.state["request_spec"] = {
-        "flavor_id": new_flavor.pk,
-        "resources": new_flavor.resources(),
+        "flavor_id": flavor.pk,
+        "resources": flavor.resources(),
         "ignore_hosts": ignore_hosts,
-        "requested_destination": ctx.params.get("dest_host") or None,
+        "requested_destination": destination,
     }
     server.task_state = TaskState.RESIZE_PREP
     ctx.save_server(expected_task_state=(None,))
-    ctx.record_action("resize")
+    ctx.record_action(action)
     ctx.cast("conductor.migrate_server", CONDUCTOR)
 
 

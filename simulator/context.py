@@ -59,6 +59,9 @@ class StepContext:
     def hosts(self):
         return list(self._hosts.values())
 
+    def host_exists(self, name):
+        return name in self._hosts
+
     def driver(self, host_name):
         return FakeDriver(self.host(host_name), self.injected_failures())
 

@@ -78,6 +78,14 @@ class UnableToMigrateToSelf(Invalid):
     msg_fmt = "Unable to migrate instance (%(instance_id)s) to current host (%(host)s)."
 
 
+class ComputeHostNotFound(NotFound):
+    msg_fmt = "Compute host %(host)s could not be found."
+
+
+class CannotMigrateToSameHost(NovaException):
+    msg_fmt = "Cannot migrate to the host where the server exists."
+
+
 class FlavorNotFound(NotFound):
     msg_fmt = "Flavor %(flavor_id)s could not be found."
 

@@ -153,6 +153,13 @@ PARAMS = {
             "source_host", GROUP_RESIZE, TEXT, "host1", "Host the server is booted on.", required=True,
         ),
         Param(
+            "action", GROUP_RESIZE, CHOICE, "resize",
+            "The server action: a resize to new_flavor, or a cold migration (same flavor; dest_host "
+            "targets a host, microversion 2.56).",
+            choices=(("resize", "resize — to new_flavor"), ("migrate", "migrate — cold migration, same flavor")),
+            unknown="Unknown action '{value}'. Known: {known}.",
+        ),
+        Param(
             "vm_state", GROUP_RESIZE, CHOICE, VmState.ACTIVE.value, "vm_state of the server before the resize.",
             choices=tuple(VmState.choices), unknown="Unknown vm_state '{value}'.",
         ),
@@ -160,7 +167,8 @@ PARAMS = {
             "flavor", GROUP_RESIZE, TEXT, "m1.tiny", "Flavor the server is booted with (name or flavorid).", required=True,
         ),
         Param(
-            "new_flavor", GROUP_RESIZE, TEXT, "m1.small", "Flavor to resize to (name or flavorid).", required=True,
+            "new_flavor", GROUP_RESIZE, TEXT, "m1.small", "Flavor to resize to (name or flavorid).",
+            nullable=True, empty="none (a cold migration keeps the server's flavor)",
         ),
         Param(
             "dest_host", GROUP_RESIZE, TEXT, None,

@@ -75,7 +75,10 @@ def start_run(scenario, overrides, on_cast=None):
             run.before = snapshot(cloud)
             run.pipeline_state = {}
             ctx = StepContext(run, API, IN_PROCESS)
-            compute_api.resize(ctx, params["new_flavor"])
+            if params["action"] == "migrate":
+                compute_api.migrate(ctx, params["dest_host"])
+            else:
+                compute_api.resize(ctx, params["new_flavor"])
             run.pipeline_state = ctx.state
             run.seq = 1
             run.hand_on(ctx.next_cast, on_cast)

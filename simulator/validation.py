@@ -1,6 +1,7 @@
 """A run's parameters, completed and checked: each against its declaration in ``params.py``,
 then the rules that involve several of them or the database (hosts and flavors that exist, the
 server of an existing cloud, what a failure point can raise)."""
+from . import exceptions as exc
 from .cloud import find_server
 from .driver import POINTS
 from .models import Cloud, Host
@@ -35,9 +36,21 @@ def resolve(scenario_name, overrides):
     params = {**base, **overrides}
     for param in PARAMS.values():
         params[param.name] = _checked(param, params[param.name])
+    if params["action"] == "migrate" and "new_flavor" not in overrides:
+        params["new_flavor"] = None  # the preset's or the default's resize flavor does not apply
+    _check_action(params)
     _check_cloud(params, overrides)
     _check_failure(params)
     return params
+
+
+def _check_action(params):
+    """A resize needs a new flavor; a cold migration keeps the server's (its body has no flavorRef)."""
+    if params["action"] == "resize" and not params["new_flavor"]:
+        raise ParamError("new_flavor", "new_flavor is required for a resize.")
+    if params["action"] == "migrate":
+        if params["new_flavor"]:
+            raise ParamError("new_flavor", "A cold migration keeps the server's flavor: leave new_flavor empty.")
 
 
 def _empty(value):
@@ -89,7 +102,7 @@ def _name(value):
 
 
 def _host_not_found(field, name):
-    return ParamError(field, f"Compute host {name} could not be found.")
+    return ParamError(field, exc.ComputeHostNotFound(host=name).format_message())
 
 
 def _check_cloud(params, overrides):
@@ -118,7 +131,7 @@ def _check_cloud(params, overrides):
         if len(host_names) != len(params["hosts"]):
             raise ParamError("hosts", "Host names must be unique in a cloud.")
         if params["flavor"] not in {name for flavor in DEFAULT_FLAVORS for name in flavor[:2]}:
-            raise ParamError("flavor", f"Flavor {params['flavor']} could not be found.")
+            raise ParamError("flavor", exc.FlavorNotFound(flavor_id=params["flavor"]).format_message())
     for key in ("source_host", "dest_host", "fail_host"):
         if params[key] and params[key] not in host_names:
             raise _host_not_found(key, params[key])

@@ -1365,6 +1365,7 @@ API_PATHS = {
     "/api/runs/{id}/": {"get"},
     "/api/runs/{id}/rerun/": {"post"},
     "/api/runs/{id}/abort/": {"post"},
+    "/api/runs/{id}/conformance/": {"get", "post"},
     "/api/scenarios/": {"get"},
     "/api/scenarios/{name}/": {"get"},
     "/api/hosts/": {"get", "post"},

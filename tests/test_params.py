@@ -21,7 +21,7 @@ from tests.factories import flavor_usage
 ROOT = Path(__file__).resolve().parent.parent
 DECLARED = {*PARAMS, "scenario"}
 # resize_run's options that are not run parameters.
-COMMAND_OPTIONS = {"list", "json", "no_wait", "in_process", "timeout"}
+COMMAND_OPTIONS = {"list", "json", "no_wait", "in_process", "timeout", "conform"}
 
 
 def as_form_value(param):
