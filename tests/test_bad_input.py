@@ -96,3 +96,22 @@ def test_an_existing_server_keeps_its_host_and_flavor(demo_cloud):
     error = refused("custom", cloud="demo", server="web", source_host="host3")
     assert error.field == "source_host"
     assert error.message == "Server web has source_host host1, not host3."
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"dest_host": "host1"}, "dest_host", "Cannot migrate to the host where the server exists."),
+        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
+        ({"new_flavor": "m1.small"}, "new_flavor", "A cold migration keeps the server's flavor"),
+        ({"vm_state": "error"}, "server", "Cannot 'migrate' instance "),
+    ],
+)
+def test_a_cold_migration_is_refused_as_nova_refuses_it(db, overrides, field, message):
+    error = refused("custom", action="migrate", **overrides)
+    assert error.field == field and message in error.message and error.status in (400, 409)
+
+
+def test_a_resize_needs_a_new_flavor(db):
+    error = refused("custom", new_flavor=None)
+    assert (error.field, error.message) == ("new_flavor", "new_flavor is required for a resize.")

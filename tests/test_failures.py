@@ -4,7 +4,7 @@ import pytest
 from simulator.pipeline import execute_step, start_run
 from simulator.report import build_report
 from simulator.presets import SCENARIOS
-from tests.factories import SMALL, TINY, ZERO
+from tests.factories import SMALL, TINY, ZERO, finished_run
 
 
 def kinds(report):
@@ -303,3 +303,13 @@ def test_a_deadlock_in_a_step_is_retried_not_recorded_as_novas_fault(db, first_w
     report = build_report(Run.objects.get(pk=run.pk))
     assert report["verdict"]["matched"] is True
     assert [f["message"] for f in report["faults"]] == ["Virtual Interface creation failed"]
+
+
+def test_a_targeted_cold_migration_keeps_the_flavor_and_goes_where_it_is_sent(db):
+    report = build_report(finished_run("custom", action="migrate", hosts=["host1", "host2", "host3"],
+                                       dest_host="host3", then="confirm"))
+
+    assert (report["server"]["status"], report["server"]["host"], report["server"]["flavor"]) == ("ACTIVE", "host3", "m1.tiny")
+    assert (report["migration"]["migration_type"], report["migration"]["status"]) == ("migration", "confirmed")
+    assert report["usages"]["after"]["host3"] == TINY and report["usages"]["after"]["host2"] == ZERO
+    assert {e["action"] for e in report["events"]} == {"migrate", "confirmResize"}
