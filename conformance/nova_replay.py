@@ -4,7 +4,9 @@ Runs with the interpreter of a separate Nova virtualenv (see conformance/README.
 nothing from this project. Each run is replayed with Nova's own functional-test machinery used as
 a library: ProviderUsageBaseTestCase (in-process API, conductor, scheduler, placement and fake
 computes), HostNameWeigherFixture, and failures injected the way Nova's own tests inject them
-(mock patches on the fake driver, on the resource claim, and on the placement client's writes).
+(mock patches on the fake driver and on the resource claim), or, for the placement points, by a
+concurrent write through Placement's API that makes Placement itself answer Nova's write with a
+consumer generation conflict.
 
     python conformance/nova_replay.py [--jobs N] [--verbose] < specs.json > outcomes.json
 
@@ -252,7 +254,6 @@ def make_test_case():
 
     import fixtures
     from keystoneauth1 import adapter
-    from oslo_serialization import jsonutils
     from sqlalchemy import exc as sqla_exc
 
     from nova import context as nova_context
@@ -264,7 +265,6 @@ def make_test_case():
     from nova.scheduler import manager as scheduler_manager
     from nova.tests import fixtures as nova_fixtures
     from nova.tests.functional import integrated_helpers
-    from nova.tests.unit import fake_requests
     from nova.virt import fake
 
     venv_prefix = os.path.abspath(
@@ -293,11 +293,6 @@ def make_test_case():
         if name == "TestingException":
             return test.TestingException(reason)
         raise ValueError(f"unknown exception {name!r}")
-
-    def conflict():
-        # What Placement answers a write whose consumer generation is stale.
-        return fake_requests.FakeResponse(409, jsonutils.dumps(
-            {"errors": [{"code": "placement.concurrent_update", "detail": "consumer generation conflict"}]}))
 
     # Where each driver point finds the instance among the method's arguments (after self).
     driver_points = {
@@ -337,6 +332,7 @@ def make_test_case():
             self.scheduler_service = self.start_service("scheduler")
             self.ctxt = nova_context.get_admin_context()
             self.phase, self.server_id = "setup", None
+            self.injected = self.injection_error = None  # a placement point's request, once hit
 
         # -- waiting ------------------------------------------------------------------------------
         def _migration(self, server_id):
@@ -419,35 +415,97 @@ def make_test_case():
                 self.inject_placement(point)
 
         def inject_placement(self, point):
-            """409 placement.concurrent_update for the one write the point names (as in
-            ConsumerGenerationConflictTest); every other request goes through."""
-            case = self
+            """Placement's own 409 placement.concurrent_update for the one write the point names.
+
+            Just before that request is sent, a concurrent writer changes the consumer whose
+            generation the request carries, through Placement's API (PUT /allocations/{consumer}),
+            so that Nova's request, carrying the generation Nova read before, gets Placement's real
+            conflict. An existing consumer is rewritten with its current generation and the same
+            allocations: its generation goes up, no usage changes. A consumer that does not exist
+            yet (the scheduler's claim for the instance, whose allocation the conductor has moved to
+            the migration: Nova sends a null generation) is created by a racing claim of the very
+            allocations Nova asks for, which the writer gives back as soon as Nova has its answer,
+            so the usages end as before. Only the first matching request; every other request goes
+            through untouched."""
+            case, placement = self, self.placement
 
             def body_allocations(kwargs, consumer):
                 return ((kwargs.get("json") or {}).get(consumer) or {}).get("allocations")
 
-            def matches(method, url, kwargs):
+            def emptied(kwargs):
+                # POST /allocations: the consumer whose allocations the move empties (its source)
+                return next((c for c, body in (kwargs.get("json") or {}).items()
+                             if isinstance(body, dict) and body.get("allocations") == {}), None)
+
+            def stale_consumer(method, url, kwargs):
+                """The consumer to change under this request, or None if it is not the point's."""
                 url, server_id = url.split("?")[0], case.server_id
                 instance_url = f"/allocations/{server_id}"
                 if point == "scheduler_claim":  # the scheduler's claim for the instance on the dest
-                    return method == "PUT" and url == instance_url
+                    return server_id if method == "PUT" and url == instance_url else None
                 if point == "conductor_move":  # instance -> migration, by the conductor
-                    return method == "POST" and url == "/allocations" and body_allocations(kwargs, server_id) == {}
+                    if method == "POST" and url == "/allocations" and body_allocations(kwargs, server_id) == {}:
+                        return server_id
                 if point == "revert_move":  # migration -> instance, by the source compute
-                    return method == "POST" and url == "/allocations" and bool(body_allocations(kwargs, server_id))
+                    if method == "POST" and url == "/allocations" and body_allocations(kwargs, server_id):
+                        return emptied(kwargs)
                 if point == "confirm_delete":  # the migration's allocation emptied on confirm
-                    return (method in ("PUT", "DELETE") and url.startswith("/allocations/")
-                            and url != instance_url
-                            and (method == "DELETE" or (kwargs.get("json") or {}).get("allocations") == {}))
-                return False
+                    if (method == "PUT" and url.startswith("/allocations/") and url != instance_url
+                            and (kwargs.get("json") or {}).get("allocations") == {}):
+                        return url.rsplit("/", 1)[1]
+                return None
 
-            for method in ("put", "post", "delete"):
+            def put(consumer, allocations, project_id, user_id, generation):
+                response = placement.put(f"/allocations/{consumer}", {
+                    "allocations": {rp: {"resources": a["resources"]} for rp, a in allocations.items()},
+                    "project_id": project_id, "user_id": user_id, "consumer_generation": generation,
+                }, version="1.28")
+                if response.status != 204:
+                    raise RuntimeError(f"PUT /allocations/{consumer}: HTTP {response.status} {response.content}")
+
+            def concurrent_write(consumer, request_body):
+                """Change the consumer's generation; returns what undoes a change of usage, if any."""
+                current = placement.get(f"/allocations/{consumer}", version="1.28").body
+                if current.get("allocations"):  # the same allocations again
+                    put(consumer, current["allocations"], current["project_id"], current["user_id"],
+                        current["consumer_generation"])
+                    return None
+                # no such consumer: claim what Nova claims, and give it back afterwards
+                put(consumer, request_body["allocations"], request_body["project_id"],
+                    request_body["user_id"], None)
+
+                def give_back():
+                    now = placement.get(f"/allocations/{consumer}", version="1.28").body
+                    put(consumer, {}, now["project_id"], now["user_id"], now["consumer_generation"])
+
+                return give_back
+
+            for method in ("put", "post"):
                 real = getattr(adapter.Adapter, method)
 
                 def write(client, url, *args, _method=method.upper(), _real=real, **kwargs):
-                    if case.armed(None) and matches(_method, url, kwargs):
-                        return conflict()
-                    return _real(client, url, *args, **kwargs)
+                    consumer = None
+                    if case.injected is None and case.armed(None):
+                        consumer = stale_consumer(_method, url, kwargs)
+                    if consumer is None:
+                        return _real(client, url, *args, **kwargs)
+                    case.injected = f"{_method} {url.split('?')[0]}"  # set before the writer's own PUTs
+                    undo = None
+                    try:
+                        undo = concurrent_write(consumer, kwargs.get("json") or {})
+                    except Exception as error:
+                        case.injection_error = f"the concurrent writer failed: {error!r}"
+                    response = _real(client, url, *args, **kwargs)
+                    if case.injection_error is None and not (
+                            response.status_code == 409 and "consumer generation conflict" in response.text):
+                        case.injection_error = (f"{case.injected} answered {response.status_code}, not a "
+                                                f"consumer generation conflict: {response.text}")
+                    if undo is not None:
+                        try:
+                            undo()
+                        except Exception as error:
+                            case.injection_error = case.injection_error or f"giving back failed: {error!r}"
+                    return response
 
                 self.useFixture(fixtures.MockPatchObject(adapter.Adapter, method, write))
 
@@ -472,6 +530,8 @@ def make_test_case():
                 body = {"confirmResize": None} if then == "confirm" else {"revertResize": None}
                 self.request(then, server_id, body)
             self.phase = "done"
+            if self.injection_error:
+                self.fail(self.injection_error)
             self.sink["outcome"] = self.read_outcome(server_id, hosts, setup_requests)
 
         def read_outcome(self, server_id, hosts, setup_requests):
