@@ -16,11 +16,16 @@ from .models import Allocation, Consumer, Inventory, ResourceProvider
 from .states import RESOURCE_CLASSES
 
 
+CONFLICT = "There was a conflict when trying to complete your request."
+
+
 class PlacementError(Exception):
     """An error response of the placement API."""
 
     status = 400
     title = "Bad Request"
+    # webob's explanation of the status, which Placement's responses put before the detail.
+    explanation = "The server could not comply with the request since it is either malformed or otherwise incorrect."
     code = "placement.undefined_code"
 
     def __init__(self, detail):
@@ -35,13 +40,17 @@ class PlacementError(Exception):
         return {"errors": [error]}
 
     def body(self):
-        """The JSON error document placement would send (what Nova puts in its errors)."""
-        return json.dumps(self.document(request_id=f"req-{uuidlib.uuid4()}"))
+        """The JSON error document Placement sends (what Nova puts in its errors): webob renders the
+        detail after the status's explanation, and each request gets its own request id."""
+        document = self.document(request_id=f"req-{uuidlib.uuid4()}")
+        document["errors"][0]["detail"] = f"{self.explanation}\n\n {self.detail}  "
+        return json.dumps(document)
 
 
 class ConcurrentUpdate(PlacementError):
     status = 409
     title = "Conflict"
+    explanation = CONFLICT
     code = "placement.concurrent_update"
 
 
@@ -50,6 +59,7 @@ class AllocationConflict(PlacementError):
 
     status = 409
     title = "Conflict"
+    explanation = CONFLICT
 
 
 class InventoryInUse(PlacementError):
@@ -57,6 +67,7 @@ class InventoryInUse(PlacementError):
 
     status = 409
     title = "Conflict"
+    explanation = CONFLICT
     code = "placement.inventory.inuse"
 
 
@@ -73,6 +84,7 @@ class NotFound(PlacementError):
 
     status = 404
     title = "Not Found"
+    explanation = "The resource could not be found."
 
 
 # The fields of an inventory record, as Placement names them.

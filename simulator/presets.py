@@ -343,6 +343,109 @@ SCENARIOS = {
             },
         ),
         Scenario(
+            "same-host-resize-instance-fails",
+            "Same-host resize whose resize_instance fails",
+            "One host with allow_resize_to_same_host: migrate_disk_and_power_off raises ResizeError. The "
+            "server goes to ERROR on host1; the provider is left with m1.tiny only (the migration's "
+            "allocation goes back to the instance, the new flavor's is dropped).",
+            "nova/tests/functional/test_servers.py ServerMovingTests.test_resize_instance_fails_allocation_cleanup (same host)",
+            {
+                "hosts": ["host1"],
+                "allow_resize_to_same_host": True,
+                "fail_at": "migrate_disk_and_power_off",
+                "exception": "ResizeError",
+                "fail_host": "host1",
+            },
+            {
+                (): outcome(
+                    "ERROR", "error", "host1", "m1.tiny", "error",
+                    {"host1": TINY},
+                    events("Success", "Success", "Success", "Error", names=RESIZE_EVENTS),
+                    fault={"code": 500, "message": "Resize error: Simulated migrate_disk_and_power_off failure"},
+                )
+            },
+        ),
+        Scenario(
+            "same-host-prep-resize-fails",
+            "Same-host resize whose prep_resize fails",
+            "One host with allow_resize_to_same_host: the resize claim fails on host1, and with no other "
+            "host to reschedule to the conductor gives up. The server goes to ERROR with m1.tiny; the "
+            "provider keeps m1.tiny only.",
+            "nova/tests/functional/test_servers.py ServerMovingTests.test_resize_to_same_host_prep_resize_fails",
+            {"hosts": ["host1"], "allow_resize_to_same_host": True, "fail_at": "prep_resize", "fail_host": "host1"},
+            {
+                (): outcome(
+                    "ERROR", "error", "host1", "m1.tiny", "error",
+                    {"host1": TINY},
+                    events("Error", "Error", "Error", None, None, names=RESIZE_EVENTS[:3] + RESIZE_EVENTS[:2]),
+                    fault={"code": 400, "message": CLAIM_FAILED},
+                    faults=[
+                        "Exceeded maximum number of retries. Exhausted all hosts available for retrying build "
+                        "failures for instance ",
+                        "No valid host was found. No valid host found for resize",
+                        CLAIM_FAILED,
+                    ],
+                )
+            },
+        ),
+        Scenario(
+            "cold-migrate",
+            "Cold migrate and confirm",
+            "The migrate server action: same flavor, the scheduler picks host2; confirmResize frees host1.",
+            "nova/tests/functional/test_servers.py ServerMovingTests.test_migrate_confirm",
+            {"action": "migrate", "then": "confirm"},
+            {
+                (): outcome(
+                    "ACTIVE", "active", "host2", "m1.tiny", "confirmed",
+                    {"host1": ZERO, "host2": TINY},
+                    SUCCESS_5 + [["compute_confirm_resize", "Success"]],
+                )
+            },
+        ),
+        Scenario(
+            "cold-migrate-reschedule",
+            "Cold migrate: prep_resize fails on the first dest, the alternate succeeds",
+            "Three hosts. The migration's claim fails on host2 and the conductor reschedules to host3, "
+            "as for a resize; the server waits in VERIFY_RESIZE on host3 with m1.tiny.",
+            "nova/tests/functional/test_servers.py ServerMovingTests.test_rescheduling_when_migrating_instance",
+            {"action": "migrate", "hosts": THREE_HOSTS, "fail_at": "prep_resize", "fail_host": "host2"},
+            {
+                (): outcome(
+                    "VERIFY_RESIZE", "resized", "host3", "m1.tiny", "finished",
+                    {"host1": TINY, "host2": ZERO, "host3": TINY},
+                    events(
+                        "Success", "Success", "Success", None, None, None, "Success", "Success",
+                        names=RESIZE_EVENTS[:3] + RESIZE_EVENTS + ["compute_finish_resize"],
+                    ),
+                    faults=[CLAIM_FAILED],
+                )
+            },
+        ),
+        Scenario(
+            "cold-migrate-targeted-no-reschedule",
+            "Targeted cold migrate whose prep_resize fails: no reschedule",
+            "migrate with a host (microversion 2.56) to host2, whose prep_resize raises MigrationError: a "
+            "targeted move is never rescheduled, so the server goes to ERROR on host1.",
+            "nova/tests/functional/test_servers.py ServerTestV256RescheduleTestCase.test_migrate_server_not_reschedule",
+            {
+                "action": "migrate",
+                "hosts": THREE_HOSTS,
+                "dest_host": "host2",
+                "fail_at": "prep_resize",
+                "exception": "MigrationError",
+                "reason": "Test Exception",
+                "fail_host": "host2",
+            },
+            {
+                (): outcome(
+                    "ERROR", "error", "host1", "m1.tiny", "error",
+                    {"host1": TINY, "host2": ZERO, "host3": ZERO},
+                    events("Success", "Success", "Error", names=RESIZE_EVENTS[:3]),
+                    fault={"code": 500, "message": "Migration error: Test Exception"},
+                )
+            },
+        ),
+        Scenario(
             "bug-1825537-watch",
             "Bug 1825537 at one second per step, to watch live",
             "The seed scenario with every step taking a second, so the run page and the stepper can be "
