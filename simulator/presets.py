@@ -393,7 +393,7 @@ SCENARIOS = {
             "Cold migrate and confirm",
             "The migrate server action: same flavor, the scheduler picks host2; confirmResize frees host1.",
             "nova/tests/functional/test_servers.py ServerMovingTests.test_migrate_confirm",
-            {"action": "migrate", "then": "confirm"},
+            {"action": "migrate", "new_flavor": None, "then": "confirm"},
             {
                 (): outcome(
                     "ACTIVE", "active", "host2", "m1.tiny", "confirmed",
@@ -408,7 +408,7 @@ SCENARIOS = {
             "Three hosts. The migration's claim fails on host2 and the conductor reschedules to host3, "
             "as for a resize; the server waits in VERIFY_RESIZE on host3 with m1.tiny.",
             "nova/tests/functional/test_servers.py ServerMovingTests.test_rescheduling_when_migrating_instance",
-            {"action": "migrate", "hosts": THREE_HOSTS, "fail_at": "prep_resize", "fail_host": "host2"},
+            {"action": "migrate", "new_flavor": None, "hosts": THREE_HOSTS, "fail_at": "prep_resize", "fail_host": "host2"},
             {
                 (): outcome(
                     "VERIFY_RESIZE", "resized", "host3", "m1.tiny", "finished",
@@ -429,6 +429,7 @@ SCENARIOS = {
             "nova/tests/functional/test_servers.py ServerTestV256RescheduleTestCase.test_migrate_server_not_reschedule",
             {
                 "action": "migrate",
+                "new_flavor": None,
                 "hosts": THREE_HOSTS,
                 "dest_host": "host2",
                 "fail_at": "prep_resize",
