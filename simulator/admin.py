@@ -13,6 +13,7 @@ from .driver import failure_problem
 from .models import (
     Allocation,
     Cloud,
+    ConformanceCheck,
     Consumer,
     Flavor,
     Host,
@@ -240,3 +241,11 @@ class RunStepAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ["failed", "name"]
     list_select_related = ["run"]
     search_fields = ["name", "host", "error", "run__scenario"]
+
+
+@admin.register(ConformanceCheck)
+class ConformanceCheckAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "scenario", "run", "status", "nova_version", "created", "finished"]
+    list_filter = ["status", "scenario", "nova_version"]
+    list_select_related = ["run"]
+    search_fields = ["scenario", "error"]

@@ -30,5 +30,5 @@ urlpatterns = [
     path("allocations/<uuid:consumer_uuid>/", views.AllocationView.as_view(), name="allocations"),
     path("audit/", views.AuditView.as_view(), name="audit"),
     *router.urls,
-    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found, name="not-found"),  # any character, newlines too
 ]
