@@ -230,3 +230,20 @@ def test_an_unfinished_run_refreshes_itself_without_javascript(browser, site):
     assert "reloads itself every 2 seconds" in plain.inner_text("#run-live")
     plain.wait_for_selector('#run-live[data-status="done"]', timeout=60000)  # reloaded by the page itself
     context.close()
+
+
+@pytest.mark.skipif(not (Path(os.environ.get("NOVA_VENV", ".venv-nova")) / "bin" / "python").exists(),
+                    reason="no Nova environment (make nova-env)")
+def test_a_run_is_checked_against_real_nova_from_its_page(page, site, screenshots):
+    site.start_worker("nova", queues=("conformance",), all_hosts=False)
+    run = site.start("--scenario", "cold-migrate")
+    site.report(run)
+    page.goto(f"{site.url}/runs/{run}/")
+    assert "Not checked against Nova yet." in page.inner_text("#conformance")
+
+    page.click("#conform")
+    page.wait_for_selector('#conformance [data-conformance="matches Nova 34"]', timeout=180000)  # htmx polls
+    rows = page.query_selector_all("#conformance table.conformance tbody tr")
+    assert len(rows) > 10 and page.query_selector_all("#conformance tr.differs") == []
+    assert "nova 34.0.0" in page.inner_text("#conformance h2")
+    page.locator("#conformance").screenshot(path=str(screenshots / "conformance.png"))
