@@ -368,9 +368,10 @@ def make_test_case():
         # first dispatched to), armed only once the setup (boot, stop) is done.
         def armed(self, host):
             point = self.params["fail_at"]
-            fail_host = self.params.get("fail_host") or None
+            # fail_host names one host, or several comma separated; none: every host.
+            fail_hosts = [h.strip() for h in (self.params.get("fail_host") or "").split(",") if h.strip()]
             phases = point_phases.get(point, {"resize", "confirm", "revert"})
-            return self.phase in phases and (fail_host is None or host is None or host == fail_host)
+            return self.phase in phases and (not fail_hosts or host is None or host in fail_hosts)
 
         def failure(self, instance_uuid, host):
             p = self.params

@@ -9,6 +9,7 @@ from django.utils import timezone
 from .driver import Failure, FakeDriver
 from .exceptions import UnexpectedTaskStateError
 from .models import Host, InstanceAction, Migration, Server
+from .params import fail_hosts
 
 LOG = logging.getLogger("simulator")
 
@@ -73,10 +74,11 @@ class StepContext:
             Failure(
                 point=fail_at,
                 exception=self.params.get("exception"),
-                host=self.params.get("fail_host"),
+                host=host,
                 reason=self.params.get("reason"),
                 inner_exception=self.params.get("inner_exception"),
             )
+            for host in fail_hosts(self.params) or [None]  # None: every host
         ]
 
     def placement_race(self, point):

@@ -202,7 +202,7 @@ PARAMS = {
             "reason", GROUP_FAILURE, TEXT, None, "Reason given to the exception.", nullable=True, empty="the point's own",
         ),
         Param(
-            "fail_host", GROUP_FAILURE, TEXT, None, "Host whose driver fails.",
+            "fail_host", GROUP_FAILURE, TEXT, None, "Host whose driver fails, or several, comma separated.",
             nullable=True, empty="every host",
         ),
         Param(
@@ -233,6 +233,12 @@ class ParamError(Exception):
         super().__init__(message)
 
 
+def fail_hosts(params):
+    """The hosts whose driver fails (``fail_host`` names one, or several comma separated); [] for
+    every host."""
+    return [name.strip() for name in (params.get("fail_host") or "").split(",") if name.strip()]
+
+
 def exceptions_for(point):
     """The exceptions a failure point can raise: none for a placement write (it fails with a
     generation conflict), any of the catalogue elsewhere."""
@@ -257,7 +263,7 @@ def injected(params):
             where = "in the scheduler"
         else:
             host = params.get("fail_host")
-            where = f"on {host}" if host else "on every host"
+            where = f"on {', '.join(fail_hosts(params))}" if host else "on every host"
         failure = f"{point} raises {exception} {where}"
     bugs = list(params.get("bugs") or [])
     bugs_text = f"bug{'s' if len(bugs) > 1 else ''} {', '.join(bugs)} on" if bugs else "known bugs off"

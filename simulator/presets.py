@@ -167,6 +167,33 @@ SCENARIOS = {
             },
         ),
         Scenario(
+            "prep-resize-reschedule-3-fails",
+            "prep_resize fails on three dests in turn; the fourth alternate succeeds",
+            "Five SmallFakeDriver hosts and max_attempts 5: the resize claims on host2, host3 and host4 fail "
+            "one after the other; each time the compute reverts its allocation and the conductor takes the "
+            "next alternate from the first scheduling's host list, until host5 takes the resize. One "
+            "migration record; host5 holds m1.small, host1 the migration's m1.tiny, the others nothing.",
+            "nova/tests/functional/test_servers.py ServerMovingTests.test_resize_reschedule_uses_host_lists_3_fails",
+            {
+                "hosts": ["host1", "host2", "host3", "host4", "host5"],
+                "driver": "SmallFakeDriver",
+                "fail_at": "prep_resize",
+                "fail_host": "host2,host3,host4",
+                "max_attempts": 5,
+            },
+            {
+                (): outcome(
+                    "VERIFY_RESIZE", "resized", "host5", "m1.small", "finished",
+                    {"host1": TINY, "host2": ZERO, "host3": ZERO, "host4": ZERO, "host5": SMALL},
+                    events(
+                        "Success", "Success", "Success", *[None] * 9, "Success", "Success",
+                        names=RESIZE_EVENTS[:3] * 4 + ["compute_resize_instance", "compute_finish_resize"],
+                    ),
+                    faults=[CLAIM_FAILED] * 3,
+                )
+            },
+        ),
+        Scenario(
             "resize-instance-fails",
             "migrate_disk_and_power_off fails on the source",
             "resize_instance on host1 fails in the driver: the server goes to ERROR on host1 and the "

@@ -18,6 +18,7 @@ from .params import (
     TEXT,
     ParamError,
     exceptions_for,
+    fail_hosts,
 )
 from .presets import CUSTOM, SCENARIO, SCENARIOS
 
@@ -132,9 +133,12 @@ def _check_cloud(params, overrides):
             raise ParamError("hosts", "Host names must be unique in a cloud.")
         if params["flavor"] not in {name for flavor in DEFAULT_FLAVORS for name in flavor[:2]}:
             raise ParamError("flavor", exc.FlavorNotFound(flavor_id=params["flavor"]).format_message())
-    for key in ("source_host", "dest_host", "fail_host"):
+    for key in ("source_host", "dest_host"):
         if params[key] and params[key] not in host_names:
             raise _host_not_found(key, params[key])
+    for name in fail_hosts(params):
+        if name not in host_names:
+            raise _host_not_found("fail_host", name)
 
 
 def _check_failure(params):
