@@ -521,6 +521,10 @@ def make_test_case():
             hosts = p["hosts"]
             for host in hosts:
                 self._start_compute(host)
+            for spec in p.get("extra_flavors") or []:  # name:vcpus:memory_mb:root_gb, as the admin creates it
+                name, vcpus, ram, disk = spec.split(":")
+                self.admin_api.post_flavor({"flavor": {"name": name, "vcpus": int(vcpus), "ram": int(ram),
+                                                       "disk": int(disk)}})
             flavors = {f["name"]: f for f in self.api.get_flavors()}
             server = self._boot_and_check_allocations(flavors[p["flavor"]], p["source_host"])
             self.server_id = server_id = server["id"]

@@ -8,7 +8,7 @@ from .compute_api import lookup_flavor
 from .context import PROJECT_ID, USER_ID
 from .driver import inventory_for
 from .models import Allocation, Cloud, Flavor, Host, Inventory, ResourceProvider, Server
-from .params import DEFAULT_FLAVORS, ParamError
+from .params import DEFAULT_FLAVORS, ParamError, flavor_rows
 from .placement import PlacementError
 from .states import ConsumerType, MigrationStatus, PowerState, VmState
 
@@ -31,12 +31,12 @@ def ensure_host(cloud, name, driver="FakeDriver"):
     return host
 
 
-def build_cloud(name, host_names, driver, description="", shared=False):
-    """A fresh cloud: Nova's default flavors and ``host_names`` with ``driver``'s inventory."""
+def build_cloud(name, host_names, driver, description="", shared=False, flavors=DEFAULT_FLAVORS):
+    """A fresh cloud: ``flavors`` (Nova's default ones) and ``host_names`` with ``driver``'s inventory."""
     cloud = Cloud.objects.create(name=name, description=description, shared=shared)
     Flavor.objects.bulk_create(
         Flavor(cloud=cloud, flavorid=flavorid, name=flavor, vcpus=vcpus, memory_mb=memory_mb, root_gb=root_gb)
-        for flavorid, flavor, vcpus, memory_mb, root_gb in DEFAULT_FLAVORS
+        for flavorid, flavor, vcpus, memory_mb, root_gb in flavors
     )
     hosts = Host.objects.bulk_create(Host(cloud=cloud, name=host_name, driver=driver) for host_name in host_names)
     providers = ResourceProvider.objects.bulk_create(
@@ -117,7 +117,8 @@ def prepare(run, params):
         cloud = Cloud.objects.get(name=params["cloud"])
     else:
         cloud = build_cloud(
-            f"run-{run.pk}", params["hosts"], params["driver"], description=f"Built for run {run.pk} ({run.scenario})"
+            f"run-{run.pk}", params["hosts"], params["driver"], description=f"Built for run {run.pk} ({run.scenario})",
+            flavors=flavor_rows(params),
         )
     server = find_server(cloud, params["server"])
     if server is None:

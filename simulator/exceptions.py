@@ -86,6 +86,10 @@ class CannotMigrateToSameHost(NovaException):
     msg_fmt = "Cannot migrate to the host where the server exists."
 
 
+class FlavorExists(NovaException):
+    msg_fmt = "Flavor with name %(name)s already exists."
+
+
 class FlavorNotFound(NotFound):
     msg_fmt = "Flavor %(flavor_id)s could not be found."
 

@@ -145,6 +145,12 @@ PARAMS = {
             unknown="Unknown driver '{value}'. Known: {known}.",
         ),
         Param(
+            "extra_flavors", GROUP_CLOUD, NAMES, None,
+            "Flavors a fresh cloud has besides Nova's defaults, each name:vcpus:memory_mb:root_gb "
+            "(e.g. v1r2d1:1:2048:1028).",
+            nullable=True, empty="Nova's default flavors only", shape="a list of name:vcpus:memory_mb:root_gb",
+        ),
+        Param(
             "server", GROUP_RESIZE, TEXT, "server1",
             "Server name (or uuid in an existing cloud); booted on the source host if it does not exist.",
             required=True, neutral=True,
@@ -237,6 +243,16 @@ def fail_hosts(params):
     """The hosts whose driver fails (``fail_host`` names one, or several comma separated); [] for
     every host."""
     return [name.strip() for name in (params.get("fail_host") or "").split(",") if name.strip()]
+
+
+def flavor_rows(params):
+    """The flavors of a fresh cloud for these parameters: Nova's defaults, then the extra ones
+    (flavorids following the defaults'), as (flavorid, name, vcpus, memory_mb, root_gb)."""
+    rows = list(DEFAULT_FLAVORS)
+    for number, spec in enumerate(params.get("extra_flavors") or [], start=len(rows) + 1):
+        name, vcpus, memory_mb, root_gb = spec.split(":")
+        rows.append((str(number), name, int(vcpus), int(memory_mb), int(root_gb)))
+    return rows
 
 
 def exceptions_for(point):

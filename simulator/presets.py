@@ -416,6 +416,32 @@ SCENARIOS = {
             },
         ),
         Scenario(
+            "same-host-doubled-allocation",
+            "Same-host resize that cannot claim the doubled allocation (bug 1790204)",
+            "One SmallFakeDriver host (1028 GB of disk, allocation ratio 1.0) with allow_resize_to_same_host: "
+            "resizing v1r2d1 (1 VCPU, 2048 MB, 1028 GB) to v2r2d1 (2 VCPU, same RAM and disk) needs the "
+            "new flavor claimed while the migration still holds the old one on the same provider, 2056 GB "
+            "of 1028. The new flavor alone would fit, yet the scheduler finds no valid host; the server "
+            "stays ACTIVE. Still open in Nova 34.",
+            "nova/tests/functional/regressions/test_bug_1790204.py ResizeSameHostDoubledAllocations",
+            {
+                "hosts": ["host1"],
+                "driver": "SmallFakeDriver",
+                "extra_flavors": ["v1r2d1:1:2048:1028", "v2r2d1:2:2048:1028"],
+                "flavor": "v1r2d1",
+                "new_flavor": "v2r2d1",
+                "allow_resize_to_same_host": True,
+            },
+            {
+                (): outcome(
+                    "ACTIVE", "active", "host1", "v1r2d1", "error",
+                    {"host1": {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 1028}},
+                    events("Error", "Error", names=RESIZE_EVENTS[:2]),
+                    faults=["No valid host was found. "],
+                )
+            },
+        ),
+        Scenario(
             "cold-migrate",
             "Cold migrate and confirm",
             "The migrate server action: same flavor, the scheduler picks host2; confirmResize frees host1.",

@@ -19,6 +19,7 @@ from .params import (
     ParamError,
     exceptions_for,
     fail_hosts,
+    flavor_rows,
 )
 from .presets import CUSTOM, SCENARIO, SCENARIOS
 
@@ -112,6 +113,8 @@ def _check_cloud(params, overrides):
         cloud = Cloud.objects.filter(name=params["cloud"]).first()
         if cloud is None:
             raise ParamError("cloud", f"Cloud {params['cloud']} does not exist (python manage.py seed_demo builds 'demo').")
+        if params["extra_flavors"]:
+            raise ParamError("extra_flavors", "A shared cloud has its own flavors: extra_flavors is for a fresh cloud.")
         params["hosts"] = params["driver"] = None  # the cloud's
         host_names = set(Host.objects.filter(cloud=cloud).values_list("name", flat=True))
         server = find_server(cloud, params["server"])
@@ -128,10 +131,11 @@ def _check_cloud(params, overrides):
         for key in ("hosts", "driver"):
             if params[key] is None:
                 raise ParamError(key, PARAMS[key].must_be())
+        _check_extra_flavors(params)
         host_names = set(params["hosts"])
         if len(host_names) != len(params["hosts"]):
             raise ParamError("hosts", "Host names must be unique in a cloud.")
-        if params["flavor"] not in {name for flavor in DEFAULT_FLAVORS for name in flavor[:2]}:
+        if params["flavor"] not in {name for flavor in flavor_rows(params) for name in flavor[:2]}:
             raise ParamError("flavor", exc.FlavorNotFound(flavor_id=params["flavor"]).format_message())
     for key in ("source_host", "dest_host"):
         if params[key] and params[key] not in host_names:
@@ -139,6 +143,20 @@ def _check_cloud(params, overrides):
     for name in fail_hosts(params):
         if name not in host_names:
             raise _host_not_found("fail_host", name)
+
+
+def _check_extra_flavors(params):
+    """Each extra flavor is name:vcpus:memory_mb:root_gb with whole numbers, and a new name."""
+    param, seen = PARAMS["extra_flavors"], {name for _, name, *_ in DEFAULT_FLAVORS}
+    for spec in params["extra_flavors"] or []:
+        parts = spec.split(":")
+        if len(parts) != 4 or not parts[0] or not all(p.isdigit() for p in parts[1:]) or not all(
+            int(p) > 0 for p in parts[1:3]
+        ):
+            raise ParamError(param.name, f"{param.must_be()[:-1]}, not {spec!r}.")
+        if parts[0] in seen:
+            raise ParamError(param.name, exc.FlavorExists(name=parts[0]).format_message())
+        seen.add(parts[0])
 
 
 def _check_failure(params):

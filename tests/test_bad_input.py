@@ -115,3 +115,24 @@ def test_a_cold_migration_is_refused_as_nova_refuses_it(db, overrides, field, me
 def test_a_resize_needs_a_new_flavor(db):
     error = refused("custom", new_flavor=None)
     assert (error.field, error.message) == ("new_flavor", "new_flavor is required for a resize.")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"extra_flavors": ["big:1:2048"]}, "extra_flavors must be a list of name:vcpus:memory_mb:root_gb, not 'big:1:2048'."),
+        ({"extra_flavors": ["big:0:2048:10"]}, "not 'big:0:2048:10'"),
+        ({"extra_flavors": ["m1.tiny:1:512:1"]}, "Flavor with name m1.tiny already exists."),
+        ({"extra_flavors": ["big:1:2048:10", "big:2:2048:10"]}, "Flavor with name big already exists."),
+        ({"cloud": "demo", "extra_flavors": ["big:1:2048:10"]}, "A shared cloud has its own flavors"),
+    ],
+)
+def test_extra_flavors_are_refused_in_novas_words(demo_cloud, overrides, message):
+    error = refused("custom", **overrides)
+    assert error.field == "extra_flavors" and message in error.message
+
+
+def test_a_run_can_use_an_extra_flavor(db):
+    params = start_run("custom", {"extra_flavors": ["big:2:4096:40"], "new_flavor": "big"}).params
+    assert params["extra_flavors"] == ["big:2:4096:40"]
+    assert Flavor.objects.filter(name="big", flavorid="6", vcpus=2, memory_mb=4096, root_gb=40).count() == 1
