@@ -9,7 +9,6 @@ Whether debug mode is on is left to the module that imports this one: local.py (
 are computed by ``secret_key(debug)`` and ``rest_framework(debug)``.
 """
 import os
-from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -180,7 +179,7 @@ WORKER_HOST_QUEUES_INTERVAL = float(os.environ.get("WORKER_HOST_QUEUES_INTERVAL"
 
 # Conformance: real Nova 34 in its own virtualenv (``make nova-env``), where runs are replayed
 # (by ``manage.py conformance``, and by workers consuming the ``conformance`` queue).
-NOVA_VENV = Path(os.environ.get("NOVA_VENV", BASE_DIR / ".venv-nova"))
+NOVA_VENV = BASE_DIR / os.environ.get("NOVA_VENV", ".venv-nova")  # relative to the checkout unless absolute
 NOVA_REPLAY = BASE_DIR / "conformance" / "nova_replay.py"
 NOVA_REPLAY_JOBS = int(os.environ.get("NOVA_REPLAY_JOBS", "2"))
 
