@@ -11,6 +11,7 @@ from django.utils import timezone
 from .states import (
     FAULT_STATUSES,
     MIGRATION_DONE_STATUSES,
+    CampaignStatus,
     ConformanceStatus,
     ConsumerType,
     MigrationStatus,
@@ -315,6 +316,32 @@ class InstanceActionEvent(models.Model):
         return self.event
 
 
+class Campaign(models.Model):
+    """Many runs from one definition: a base (a preset and overrides) and axes over the declared
+    parameters, expanded into ``plan`` (the runs to make) and ``skipped`` (what Nova's API or the
+    driver cannot express, with the reason). ``cursor`` is the next plan entry to start."""
+
+    name = models.CharField(max_length=200, blank=True)
+    definition = models.JSONField(default=dict)
+    plan = models.JSONField(default=list, help_text="[{axis: value}] of each run, in order")
+    skipped = models.JSONField(default=list, help_text="[{values, field, reason}] not run")
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.RUNNING)
+    cursor = models.PositiveIntegerField(default=0, help_text="The next plan entry to start")
+    max_in_flight = models.PositiveIntegerField(default=8, help_text="Runs unfinished at once, at most")
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"campaign {self.pk} {self.name}".strip()
+
+    @property
+    def is_finished(self):
+        return self.status in CampaignStatus.TERMINAL
+
+
 class RunQuerySet(models.QuerySet):
     def unfinished(self):
         return self.exclude(status__in=RunStatus.TERMINAL)
@@ -364,12 +391,19 @@ class Run(models.Model):
     after = models.JSONField(null=True, blank=True)
     audit = models.JSONField(null=True, blank=True)
     verdict = models.JSONField(null=True, blank=True)
+    server_status = models.CharField(max_length=32, blank=True, help_text="The server's API status when it ended")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    campaign_index = models.PositiveIntegerField(null=True, blank=True, help_text="Its entry in the campaign's plan")
 
     objects = RunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["-created", "-id"], name="run_created_idx")]
+        constraints = [
+            # A campaign's entry is run once, however often its dispatcher is woken.
+            models.UniqueConstraint(fields=["campaign", "campaign_index"], name="run_unique_campaign_entry")
+        ]
 
     def __str__(self):
         return f"run {self.pk} ({self.label})"
@@ -419,7 +453,13 @@ class Run(models.Model):
         self.audit = audit_cloud(self.cloud)
         self.status = status
         self.finished = timezone.now()
-        self.verdict = verdict(self.scenario, self.params, build_report(self), aborted=aborted)
+        report = build_report(self)
+        self.server_status = (report["server"] or {}).get("status") or ""
+        self.verdict = verdict(self.scenario, self.params, report, aborted=aborted)
+        if self.campaign_id:  # room for the campaign's next run
+            from .campaigns import wake
+
+            transaction.on_commit(partial(wake, self.campaign_id))
 
     def crash(self, reason, aborted=False):
         """End a run that cannot go on; its report keeps the state it reached."""

@@ -58,10 +58,11 @@ class InvalidRun(Exception):
         super().__init__(message)
 
 
-def start_run(scenario, overrides, on_cast=None):
+def start_run(scenario, overrides, on_cast=None, **fields):
     """Validate, build the cloud, take the 'before' snapshot and send the resize request.
 
-    ``on_cast(run_id, seq, step, host, task_id)`` sends the first cast once committed.
+    ``on_cast(run_id, seq, step, host, task_id)`` sends the first cast once committed; ``fields``
+    go on the run (its campaign and entry).
     """
     try:
         params = resolve(scenario, overrides)
@@ -69,7 +70,7 @@ def start_run(scenario, overrides, on_cast=None):
         raise InvalidRun(error.field, error.message) from error
     try:
         with transaction.atomic():
-            run = Run.objects.create(scenario=scenario, params=params)
+            run = Run.objects.create(scenario=scenario, params=params, **fields)
             cloud, server = prepare(run, params)
             run.cloud, run.server = cloud, server
             run.before = snapshot(cloud)

@@ -44,14 +44,25 @@ def broker_client():
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
 
 
+def _wake_campaigns():
+    """Running campaigns with room for more runs are woken: a lost wake-up loses no run."""
+    from .campaigns import wake, with_room
+
+    woken = with_room()
+    for pk in woken:
+        wake(pk)
+    return woken
+
+
 def reap(client, on_cast, queue_for):
-    """One pass; returns what it did, one line per run."""
+    """One pass; returns what it did, one line per run. Running campaigns with room are woken."""
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER)
+    _wake_campaigns()
+    done = []
     stale = list(Run.objects.stale(cutoff).only("pk", "task_id", "next_step", "next_host"))
     if not stale:
-        return []
+        return done
     pending = pending_task_ids(client, {queue_for(r.next_step, r.next_host) for r in stale})
-    done = []
     for candidate in stale:
         if candidate.task_id in pending:
             continue

@@ -153,6 +153,19 @@ class RunStatus(Vocabulary, models.TextChoices):
 
 
 @vocabulary(
+    "campaign",
+    colours={"running": "blue", "done": "green", "cancelled": "gray"},
+    terminal=("done", "cancelled"),
+)
+class CampaignStatus(Vocabulary, models.TextChoices):
+    """A campaign: its runs going out on the workers, all ended, or cancelled."""
+
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    CANCELLED = "cancelled", "cancelled"
+
+
+@vocabulary(
     "conformance",
     colours={"queued": "gray", "running": "blue", "matched": "green", "differs": "red", "skipped": "yellow",
              "failed": "red"},

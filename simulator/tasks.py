@@ -14,6 +14,7 @@ from django.db import OperationalError as DatabaseBusy
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
+from .campaigns import dispatch
 from .conformance import run_checks
 from .models import ConformanceCheck, Run
 from .pipeline import STEPS, Delivery, execute_step
@@ -105,3 +106,16 @@ def _send_conformance(check):
         LOG.error("Could not queue conformance check %s (%s).", check.pk, error)
         check.status, check.error = ConformanceStatus.FAILED, f"Could not reach the broker: {error}"
         check.save(update_fields=["status", "error"])
+
+
+@shared_task(name="simulator.campaign_dispatch", acks_late=True, ignore_result=True)
+def campaign_dispatch(campaign_id):
+    """Start a campaign's next runs (on the conductor queue, like the conductor's own work)."""
+    dispatch(campaign_id, on_cast=cast)
+
+
+def send_dispatch(campaign_id):
+    try:
+        campaign_dispatch.apply_async((campaign_id,), queue="conductor")
+    except (OperationalError, OSError) as error:  # the reaper wakes the campaign again
+        LOG.error("Could not wake campaign %s (%s); the reaper will.", campaign_id, error)

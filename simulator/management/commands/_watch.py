@@ -2,11 +2,8 @@
 import time
 
 from simulator.models import Run
-from simulator.states import RunStatus
 from simulator.report import build_report, format_step
 from simulator.tasks import queue_for
-
-FINAL = (RunStatus.DONE, RunStatus.CRASHED)
 
 
 def follow(run_id, write, timeout, poll=0.2):
@@ -19,7 +16,7 @@ def follow(run_id, write, timeout, poll=0.2):
         for step in report["steps"][shown:]:
             write(format_step(step))
         shown = len(report["steps"])
-        if run.status in FINAL:
+        if run.is_finished:
             return True
         if run.next_step and not run.executing and (run.next_step, run.seq) != waiting_shown:
             waiting_shown = (run.next_step, run.seq)
