@@ -196,6 +196,19 @@ class LiveStack:
             "'executing': r.executing, 'redispatches': r.redispatches, 'seq': r.seq}))"
         )
 
+    def wait_for_campaign(self, campaign_id, predicate, timeout=60, poll=0.3):
+        """The campaign's progress once ``predicate(progress)`` holds (read from another process)."""
+        code = ("import json; from simulator.campaigns import progress; from simulator.models import Campaign; "
+                f"print(json.dumps(progress(Campaign.objects.get(pk={campaign_id}))))")
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.python(code)
+            if predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"campaign {campaign_id} did not get there: {state}")
+            time.sleep(poll)
+
     def wait_for(self, run_id, predicate, timeout=60, poll=0.1):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
