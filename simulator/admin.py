@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from .driver import failure_problem
 from .models import (
     Allocation,
+    Campaign,
     Cloud,
     ConformanceCheck,
     Consumer,
@@ -249,3 +250,10 @@ class ConformanceCheckAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ["status", "scenario", "nova_version"]
     list_select_related = ["run"]
     search_fields = ["scenario", "error"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "name", "status", "cursor", "max_in_flight", "created", "finished"]
+    list_filter = ["status"]
+    search_fields = ["name"]

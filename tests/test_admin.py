@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from simulator.driver import HOST_POINTS, PLACEMENT_POINTS, POINTS, FakeDriver
 from simulator.exceptions import NovaException
-from simulator.models import Allocation, ConformanceCheck, Host, Run, RunStep, Server
+from simulator.models import Allocation, Campaign, ConformanceCheck, Host, Run, RunStep, Server
 from tests.factories import SMALL, TINY, finished_run, host_of, provider_of
 
 SIMULATOR_MODELS = list(apps.get_app_config("simulator").get_models())
@@ -29,9 +29,10 @@ def run(db):
 
 
 def checked_run():
-    """A finished run with a (queued) check against Nova, so that every model has rows."""
+    """A finished run with a (queued) check against Nova, in a campaign, so that every model has rows."""
     run = finished_run("bug-1825537")
     ConformanceCheck.objects.create(run=run, scenario=run.scenario, params=run.params)
+    Campaign.objects.create(name="admin", definition={"scenario": run.scenario, "axes": {}})
     return run
 
 
