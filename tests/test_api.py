@@ -1193,7 +1193,7 @@ from rest_framework.test import APIRequestFactory
 from dashboard.api import views
 from rest_framework.views import APIView
 assert APIView.permission_classes == [IsAuthenticated], APIView.permission_classes
-for view in (views.RunViewSet, views.HostViewSet, views.ProviderViewSet, views.FlavorViewSet, views.ServerViewSet,
+for view in (views.RunViewSet, views.CampaignViewSet, views.HostViewSet, views.ProviderViewSet, views.FlavorViewSet, views.ServerViewSet,
              views.MigrationViewSet, views.ScenarioViewSet, views.InventoryView, views.InventoryClassView,
              views.AllocationView, views.AuditView):
     assert view.permission_classes == [IsAuthenticated], view
@@ -1366,6 +1366,13 @@ API_PATHS = {
     "/api/runs/{id}/rerun/": {"post"},
     "/api/runs/{id}/abort/": {"post"},
     "/api/runs/{id}/conformance/": {"get", "post"},
+    "/api/campaigns/": {"get", "post"},
+    "/api/campaigns/preview/": {"post"},
+    "/api/campaigns/{id}/": {"get"},
+    "/api/campaigns/{id}/results/": {"get"},
+    "/api/campaigns/{id}/export.csv": {"get"},
+    "/api/campaigns/{id}/export.xml": {"get"},
+    "/api/campaigns/{id}/cancel/": {"post"},
     "/api/scenarios/": {"get"},
     "/api/scenarios/{name}/": {"get"},
     "/api/hosts/": {"get", "post"},

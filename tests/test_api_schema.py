@@ -177,11 +177,12 @@ class Api:
 
 RECORDS = """
 import json
-from simulator.models import Cloud, Flavor, Host, Migration, ResourceProvider, Run, Server
+from simulator.models import Campaign, Cloud, Flavor, Host, Migration, ResourceProvider, Run, Server
 from simulator.presets import SCENARIOS
 print(json.dumps({
     "clouds": list(Cloud.objects.values_list("name", flat=True)),
-    "runs": list(Run.objects.values_list("id", flat=True)),
+    "runs": list(Run.objects.filter(campaign=None).values_list("id", flat=True)),
+    "campaigns": list(Campaign.objects.values_list("id", flat=True)),
     "hosts": list(Host.objects.values_list("id", flat=True)),
     "flavors": list(Flavor.objects.values_list("id", flat=True)),
     "providers": [str(u) for u in ResourceProvider.objects.values_list("uuid", flat=True)],
@@ -204,23 +205,29 @@ print(json.dumps(Token.objects.create(user=user).key))
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    # The run throttle (120/min) would turn the generated POST /api/runs/ and rerun into 429s.
-    stack = LiveStack(tmp_path_factory.mktemp("api-schema"), API_RUN_RATE="100000/min")
+    # The run and campaign throttles would turn the generated POST /api/runs/, rerun and
+    # POST /api/campaigns/ into 429s.
+    stack = LiveStack(tmp_path_factory.mktemp("api-schema"), API_RUN_RATE="100000/min",
+                      API_CAMPAIGN_RATE="100000/min")
     try:
         stack.start_redis()  # a run started over the API publishes its first cast here
         stack.manage("seed_demo", check=True)
         # no-valid-host leaves a migration that never got a destination (dest_compute is null).
         for scenario in ("bug-1825537", "confirm-delete-conflict", "no-valid-host"):
             stack.manage("resize_run", "--in-process", "--scenario", scenario, check=True)
+        # A campaign that leaks in two of its three runs and skips two combinations.
+        stack.manage("resize_campaign", "--in-process", "--scenario", "bug-1825537", "--axis", "bugs=all",
+                     "--axis", "fail_at=finish_migration,select_destinations", check=True)
         token = stack.python(TOKEN)
         records = stack.python(RECORDS)
-        assert records["runs"] and records["servers"] and records["migrations"], records
+        assert records["runs"] and records["campaigns"] and records["servers"] and records["migrations"], records
         KNOWN.update({
             "clouds": records["clouds"],
             "cloud_names": ["demo"],
             "host_names": records["host_names"],
             "flavor_names": records["flavor_names"],
             ("runs", "id"): records["runs"],
+            ("campaigns", "id"): records["campaigns"],
             ("hosts", "id"): records["hosts"],
             ("flavors", "id"): records["flavors"],
             ("providers", "uuid"): records["providers"],
@@ -254,6 +261,12 @@ def test_requests_on_real_records_conform(api):
     for run_id in records["runs"]:
         report = api.call("GET", "/api/runs/{id}/", 200, {"id": run_id}).json()
         assert report["status"] == "done" and report["verdict"]["matched"] is True
+    for campaign_id in records["campaigns"]:
+        campaign = api.call("GET", "/api/campaigns/{id}/", 200, {"id": campaign_id}).json()
+        assert campaign["status"] == "done" and campaign["progress"]["done"] == 2 and campaign["skipped"] == 2
+        for path in ("/api/campaigns/{id}/results/", "/api/campaigns/{id}/export.csv", "/api/campaigns/{id}/export.xml"):
+            api.call("GET", path, 200, {"id": campaign_id})
+        api.call("POST", "/api/campaigns/{id}/cancel/", 409, {"id": campaign_id})
     for host_id in records["hosts"]:
         api.call("GET", "/api/hosts/{id}/", 200, {"id": host_id})
     for flavor_id in records["flavors"]:
@@ -284,6 +297,16 @@ def test_requests_on_real_records_conform(api):
     assert api.call("POST", "/api/runs/{id}/abort/", 200, {"id": run_id}).json()["status"] == "crashed"
     api.call("POST", "/api/runs/{id}/abort/", 409, {"id": run_id})
     api.call("POST", "/api/runs/{id}/rerun/", 202, {"id": run_id})
+
+    # A campaign: previewed, started (its runs are not dispatched: no worker here), read, cancelled.
+    definition = {"scenario": "bug-1825537", "axes": {"then": "all", "fail_host": ["host1", "host2"]}, "name": "api"}
+    assert api.call("POST", "/api/campaigns/preview/", 200, body=definition).json()["runs"] == 6
+    started = api.call("POST", "/api/campaigns/", 202, body=definition)
+    campaign_id = started.json()["id"]
+    assert started.headers["location"] == [f"/api/campaigns/{campaign_id}/"]
+    api.call("GET", "/api/campaigns/{id}/", 200, {"id": campaign_id})
+    assert api.call("POST", "/api/campaigns/{id}/cancel/", 200, {"id": campaign_id}).json()["status"] == "cancelled"
+    api.call("POST", "/api/campaigns/{id}/cancel/", 409, {"id": campaign_id})
 
     # A host with its provider's inventory, a flavor, a server: created, edited, deleted.
     host = api.call("POST", "/api/hosts/", 201, body={"cloud": "demo", "name": "host-api"}).json()

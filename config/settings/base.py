@@ -209,7 +209,10 @@ def rest_framework(debug):
             "rest_framework.filters.OrderingFilter",
         ],
         "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-        "DEFAULT_THROTTLE_RATES": {"runs": os.environ.get("API_RUN_RATE", "120/min")},
+        "DEFAULT_THROTTLE_RATES": {
+            "runs": os.environ.get("API_RUN_RATE", "120/min"),
+            "campaigns": os.environ.get("API_CAMPAIGN_RATE", "30/min"),
+        },
         "EXCEPTION_HANDLER": "dashboard.api.errors.exception_handler",
     }
 
@@ -228,5 +231,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "simulator.states.RunStatus",
         "MigrationStatusEnum": "simulator.states.MigrationStatus",
         "VmStateEnum": "simulator.states.VmState",
+        "CampaignStatusEnum": "simulator.states.CampaignStatus",
+        # The run parameter `then` (with its labels), in runs, campaigns' params and axes alike.
+        "RunCreateThenEnum": "dashboard.api.serializers.THEN_CHOICES",
     },
 }

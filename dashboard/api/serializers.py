@@ -1,9 +1,11 @@
-"""Serializers of the REST API: runs, scenarios, and the simulated cloud's records."""
+"""Serializers of the REST API: runs, campaigns, scenarios, and the simulated cloud's records."""
+import json
 from collections.abc import Mapping
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from simulator import params, placement
+from simulator import campaigns, params, placement
 from simulator.driver import DRIVERS, failure_problem
 from simulator.models import (
     Cloud,
@@ -18,7 +20,10 @@ from simulator.models import (
 )
 from simulator.report import event_dict, fault_dict
 from simulator.presets import SCENARIO
-from simulator.states import RunStatus, VmState
+from simulator.states import CampaignStatus, RunStatus, VmState
+
+
+THEN_CHOICES = params.PARAMS["then"].choices  # one schema enum wherever the parameter is taken
 
 
 def param_field(param):
@@ -327,3 +332,246 @@ class ConformanceCheckSerializer(serializers.ModelSerializer):
 
     def get_differences(self, check) -> list[dict]:
         return [{"field": field, "simulator": mine, "nova": theirs} for field, mine, theirs in check.differences]
+
+
+# -- campaigns ---------------------------------------------------------------------------------
+def _shown(value, width=40):
+    """A value as JSON, cut short: what a message about one value of a list quotes."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class _NoUnknownKeys:
+    """A serializer of named parameters: a key it does not know is an error, not silently dropped."""
+
+    def unknown_message(self, key):
+        return f"Unknown parameter '{key}'."
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors = {key: [self.unknown_message(key)] for key in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            detail = error.detail if isinstance(error.detail, Mapping) else {"non_field_errors": error.detail}
+            raise serializers.ValidationError({**detail, **errors}) from error
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {key: value[key] for key in data if key in value}  # in the order given: axes make the columns
+
+
+class CampaignParamsSerializer(_NoUnknownKeys, serializers.Serializer):
+    """The base's parameters to override, as ``POST /api/runs/`` takes them."""
+
+    def get_fields(self):
+        return {name: param_field(param) for name, param in params.PARAMS.items()}
+
+
+class AxisField(serializers.ListField):
+    """One axis: the values of a run parameter to try, or "all" (every value its declaration allows,
+    for the parameters that have a finite set). Each value is checked as ``POST /api/runs/`` checks
+    it; combinations Nova cannot express are skipped by the campaign, not refused."""
+
+    def __init__(self, param, **kwargs):
+        self.param = param
+        super().__init__(child=param_field(param), allow_empty=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if data == campaigns.ALL:
+            return data
+        name = self.param.name
+        if not isinstance(data, list) or not data:
+            raise serializers.ValidationError(f'{name}: a non-empty list of values, or "{campaigns.ALL}".')
+        values, problems = [], []
+        for value in data:
+            try:
+                checked = self.child.run_validation(value)
+            except serializers.ValidationError as error:
+                problems += [f"{_shown(value)}: {message}" for message in _messages(error.detail)]
+                continue
+            if self.param.kind == params.CHOICES:  # each item one of the declared values (a bug number)
+                problems += [self.param.unknown_message(item) for item in checked if item not in self.param.values]
+            values.append(checked)
+        if problems:
+            raise serializers.ValidationError(list(dict.fromkeys(problems)))
+        return values
+
+
+class CampaignAxesSerializer(_NoUnknownKeys, serializers.Serializer):
+    """{parameter: [values] or "all"}: the campaign runs every combination (or a sample of them)."""
+
+    def unknown_message(self, key):
+        return f"Unknown parameter '{key}'. Known: {', '.join(params.PARAMS)}."
+
+    def get_fields(self):
+        return {name: AxisField(param, required=False, help_text=f'{param.help} A list of values, or "all".')
+                for name, param in params.PARAMS.items()}
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    """A campaign: a base (a preset and parameters to override) and axes over the run parameters."""
+
+    scenario = serializers.ChoiceField(
+        choices=SCENARIO.choices,
+        default=SCENARIO.default,
+        help_text="The base preset (or custom).",
+        error_messages={"invalid_choice": SCENARIO.unknown.format(value="{input}", known=", ".join(SCENARIO.values))},
+    )
+    params = CampaignParamsSerializer(required=False, help_text="The base's parameters to override.")
+    axes = CampaignAxesSerializer(help_text='{parameter: [values] or "all"}: at least one.')
+    sample = serializers.IntegerField(
+        min_value=1, max_value=campaigns.MAX_RUNS, required=False,
+        help_text="Run this many combinations, drawn at random with seed, instead of all of them.",
+    )
+    seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0, help_text="The seed of sample.")
+    max_in_flight = serializers.IntegerField(
+        min_value=1, max_value=200, default=campaigns.DEFAULT_IN_FLIGHT, help_text="Runs unfinished at once, at most."
+    )
+    name = serializers.CharField(max_length=200, allow_blank=True, default="")
+
+    def to_internal_value(self, data):
+        """A field the definition does not have is an error (a run parameter belongs in params or axes)."""
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors = {key: [f"Unknown field '{key}': a run parameter goes in params or axes."] for key in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({**error.detail, **errors}) from error
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def definition(self):
+        """The definition ``simulator.campaigns`` expands (as ``resize_campaign`` builds it)."""
+        data = self.validated_data
+        definition = {"scenario": data["scenario"], "params": data.get("params", {}), "axes": data["axes"],
+                      "max_in_flight": data["max_in_flight"]}
+        if "sample" in data:
+            definition.update(sample=data["sample"], seed=data["seed"])
+        return definition
+
+
+def _messages(detail):
+    """Every message of a DRF error detail, however nested, in order."""
+    if isinstance(detail, Mapping):
+        return [message for value in detail.values() for message in _messages(value)]
+    if isinstance(detail, list):
+        return [message for value in detail for message in _messages(value)]
+    return [str(detail)]
+
+
+def field_errors(detail):
+    """A campaign's errors keyed as ``simulator.campaigns.CampaignError`` names the field:
+    ``{"axes.exception": [...], "params.new_flavor": [...], "sample": [...]}``."""
+    if not isinstance(detail, Mapping):
+        return {"non_field_errors": _messages(detail)}
+    errors = {}
+    for key, value in detail.items():
+        if key in ("params", "axes") and isinstance(value, Mapping):
+            for name, inner in value.items():
+                field = key if name == "non_field_errors" else f"{key}.{name}"
+                errors.setdefault(field, []).extend(_messages(inner))
+        else:
+            errors.setdefault(key, []).extend(_messages(value))
+    return errors
+
+
+class CampaignProgressSerializer(serializers.Serializer):
+    """``simulator.campaigns.progress``: where a campaign is."""
+
+    status = serializers.ChoiceField(choices=CampaignStatus.choices)
+    total = serializers.IntegerField(help_text="Runs in the plan")
+    done = serializers.IntegerField(help_text="Runs ended")
+    running = serializers.IntegerField(help_text="Runs started and not ended")
+    queued = serializers.IntegerField(help_text="Runs not started yet")
+    skipped = serializers.IntegerField(help_text="Combinations not run")
+    runs_per_second = serializers.FloatField(allow_null=True)
+    seconds_left = serializers.FloatField(allow_null=True, help_text="An estimate")
+
+
+class CampaignOutcomesSerializer(serializers.Serializer):
+    """How many of the campaign's ended runs came to each outcome (worst first)."""
+
+    def get_fields(self):
+        return {key: serializers.IntegerField(help_text=label) for key, (label, _, _) in campaigns.OUTCOMES.items()}
+
+
+class CampaignSummarySerializer(serializers.Serializer):
+    """A campaign in a list: what it runs and where it is."""
+
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    name = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=CampaignStatus.choices)
+    definition = serializers.DictField(help_text="scenario, params, axes (\"all\" expanded), max_in_flight, "
+                                                 "sample and seed")
+    max_in_flight = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True, help_text="When every run had ended, or it was cancelled")
+    skipped = serializers.IntegerField(help_text="Combinations not run (GET …/results/ says why)")
+    progress = CampaignProgressSerializer()
+
+
+class CampaignSerializer(CampaignSummarySerializer):
+    """A campaign: its progress, its outcome totals, and where its results are."""
+
+    outcomes = CampaignOutcomesSerializer()
+    failures = serializers.IntegerField(
+        help_text="Ended runs a CI pipeline fails on: the audit found something, the expected outcome was not met, "
+        "or the run crashed (the JUnit export's failures)"
+    )
+    results = serializers.URLField(help_text="One row per run (JSON)")
+    export_csv = serializers.URLField(help_text="One row per run (CSV)")
+    export_junit = serializers.URLField(help_text="JUnit XML: a testcase per run and per skipped combination")
+
+
+class CampaignPreviewSerializer(serializers.Serializer):
+    axes = serializers.DictField(child=serializers.ListField(), help_text='The axes, "all" expanded')
+    runs = serializers.IntegerField(help_text="Runs the campaign would make")
+    skipped = serializers.IntegerField(help_text="Combinations it would skip")
+    skipped_reasons = serializers.ListField(
+        child=serializers.DictField(), help_text="[{reason, count}], the most frequent first"
+    )
+
+
+class CampaignRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Its entry in the plan")
+    run = serializers.IntegerField(help_text="The run's id (GET /api/runs/{id}/)")
+    values = serializers.DictField(help_text="Its value on each axis")
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    outcome = serializers.ChoiceField(choices=list(campaigns.OUTCOMES), allow_null=True,
+                                      help_text="null until the run ends")
+    verdict = serializers.CharField(allow_null=True)
+    audit = serializers.CharField(allow_null=True)
+    server_status = serializers.CharField(allow_null=True)
+    duration = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+class CampaignSkippedSerializer(serializers.Serializer):
+    values = serializers.DictField()
+    field = serializers.CharField(help_text="The parameter at fault")
+    reason = serializers.CharField(help_text="Nova's (or the simulator's) reason")
+
+
+class CampaignResultsSerializer(serializers.Serializer):
+    """``simulator.campaigns.as_json``: the document ``resize_campaign --json`` writes."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    definition = serializers.DictField()
+    progress = CampaignProgressSerializer()
+    runs = CampaignRowSerializer(many=True)
+    skipped = CampaignSkippedSerializer(many=True)
+
+
+class AxisFieldExtension(OpenApiSerializerFieldExtension):
+    """An axis in the schema: a list of the parameter's values, or "all"."""
+
+    target_class = AxisField
+
+    def map_serializer_field(self, auto_schema, direction):
+        listed = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        listed.pop("description", None)  # the axis says it once, below
+        listed.get("items", {}).pop("description", None)  # "Omitted: …" is about a run's own field
+        return {"oneOf": [listed, {"type": "string", "enum": [campaigns.ALL]}], "description": self.target.help_text}

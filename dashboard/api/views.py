@@ -1,10 +1,13 @@
-"""The REST API: start runs and follow them, read and edit the simulated clouds."""
+"""The REST API: start runs and campaigns and follow them, read and edit the simulated clouds."""
 import functools
+import math
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Count, Min, Prefetch, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,12 +17,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from simulator import placement
+from simulator import campaigns, placement
 from simulator.audit import audit_cloud
 from simulator.cloud import HostInUse, boot_server, delete_host, delete_server, ensure_host
 from simulator.compute_api import lookup_flavor
 from simulator.conformance import HOW_TO, last_result, nova_python
 from simulator.models import (
+    Campaign,
     Cloud,
     ConformanceCheck,
     Flavor,
@@ -33,10 +37,13 @@ from simulator.models import (
     Run,
     Server,
 )
+from simulator.params import ParamError
 from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.presets import SCENARIOS
 from simulator.report import build_report
+from simulator.states import CampaignStatus, RunStatus
 from simulator.tasks import cast, request_conformance, revoke
+from simulator.validation import resolve
 
 from .. import filters
 from . import serializers
@@ -170,6 +177,197 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if task_id:
             revoke(task_id)
         return Response(build_report(run))
+
+
+# -- campaigns ---------------------------------------------------------------------------------
+# Every combination of a definition is checked before anything runs: what one request may expand.
+# In a shared cloud each check reads the cloud's hosts and server, so fewer.
+MAX_COMBINATIONS = 4 * campaigns.MAX_RUNS
+MAX_SHARED_CLOUD_COMBINATIONS = 2000
+EXPORTS = ("export_csv", "export_junit")
+
+
+def _refused(error):
+    """A definition ``simulator.campaigns`` refuses: a 400 naming the field (``axes.exception``)."""
+    return ValidationError({error.field: [error.message]})
+
+
+def _definition(request):
+    """The POSTed definition and name, checked: a 400 names the field at fault."""
+    serializer = serializers.CampaignCreateSerializer(data=request.data)
+    if not serializer.is_valid():
+        raise ValidationError(serializers.field_errors(serializer.errors))
+    definition = serializer.definition()
+    try:
+        base = resolve(definition["scenario"], definition["params"])
+    except ParamError as error:
+        raise _refused(campaigns.CampaignError(f"params.{error.field}", error.message)) from error
+    try:
+        axes = campaigns.axes_of(definition, base)
+    except campaigns.CampaignError as error:
+        raise _refused(error) from error
+    count = math.prod(len(values) for values in axes.values())
+    shared = bool(base["cloud"]) or "cloud" in axes
+    limit = MAX_SHARED_CLOUD_COMBINATIONS if shared else MAX_COMBINATIONS
+    if count > limit:
+        where = " in a shared cloud" if shared else ""
+        raise ValidationError({"axes": [
+            f"{count} combinations: a campaign started over the API has at most {limit}{where}: "
+            "use fewer axes or values."
+        ]})
+    return definition, serializer.validated_data["name"]
+
+
+def _progress(campaign):
+    """``campaigns.progress`` from the list's annotations: one query for a page of campaigns."""
+    total, runs, done = len(campaign.plan), campaign.run_count, campaign.runs_done
+    started = campaign.first_run
+    elapsed = ((campaign.finished or timezone.now()) - started).total_seconds() if started else 0
+    rate = done / elapsed if elapsed > 0 else None
+    return {
+        "status": campaign.status,
+        "total": total,
+        "done": done,
+        "running": runs - done,
+        "queued": total - runs,
+        "skipped": len(campaign.skipped),
+        "runs_per_second": round(rate, 2) if rate else None,
+        "seconds_left": round((total - done) / rate, 1) if rate else None,
+    }
+
+
+def _download(text, content_type, filename):
+    response = HttpResponse(text, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class CampaignViewSet(viewsets.GenericViewSet):
+    """Campaigns: many runs from one definition, summarised by outcome. Start one (202) or preview
+    it, follow its progress, read or export its results (JSON, CSV, JUnit XML), cancel it."""
+
+    queryset = Campaign.objects.all()
+    serializer_class = serializers.CampaignSummarySerializer
+    lookup_value_regex = "[0-9]+"
+    filter_backends = []
+    throttle_scope = "campaigns"
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.action == "create" else []
+
+    def perform_content_negotiation(self, request, force=False):
+        """An export is CSV or XML whatever the request accepts (its errors are JSON): never a 406."""
+        return super().perform_content_negotiation(request, force=force or self.action in EXPORTS)
+
+    def _links(self, campaign, request):
+        absolute = request.build_absolute_uri
+        return {
+            "url": absolute(reverse("api:campaign-detail", args=[campaign.pk])),
+            "results": absolute(reverse("api:campaign-results", args=[campaign.pk])),
+            "export_csv": absolute(reverse("api:campaign-export-csv", args=[campaign.pk])),
+            "export_junit": absolute(reverse("api:campaign-export-junit", args=[campaign.pk])),
+        }
+
+    def _fields(self, campaign, request, progress):
+        return {
+            "id": campaign.pk,
+            "name": campaign.name,
+            "status": campaign.status,
+            "definition": campaign.definition,
+            "max_in_flight": campaign.max_in_flight,
+            "created": campaign.created,
+            "finished": campaign.finished,
+            "skipped": len(campaign.skipped),
+            "progress": progress,
+            **self._links(campaign, request),
+        }
+
+    def _document(self, campaign, request):
+        """The campaign with its progress and the outcome totals of its ended runs."""
+        rows = campaigns.results(campaign)
+        outcomes = dict.fromkeys(campaigns.OUTCOMES, 0)
+        for row in rows:
+            if row["outcome"] is not None:
+                outcomes[row["outcome"]] += 1
+        document = {
+            **self._fields(campaign, request, campaigns.progress(campaign)),
+            "outcomes": outcomes,
+            "failures": sum(1 for row in rows if campaigns.failing(row)),
+        }
+        return serializers.CampaignSerializer(document).data
+
+    @extend_schema(responses=serializers.CampaignSummarySerializer(many=True))
+    def list(self, request):
+        """Campaigns, newest first, each with its progress."""
+        queryset = self.get_queryset().annotate(
+            run_count=Count("runs"),
+            runs_done=Count("runs", filter=Q(runs__status__in=RunStatus.TERMINAL)),
+            first_run=Min("runs__created"),
+        ).order_by("-created", "-id")  # Meta.ordering does not apply to a GROUP BY
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(
+            [serializers.CampaignSummarySerializer(self._fields(c, request, _progress(c))).data for c in page]
+        )
+
+    @extend_schema(request=serializers.CampaignCreateSerializer, responses={202: serializers.CampaignSerializer})
+    def create(self, request):
+        """Start a campaign: its runs go out on the workers, at most max_in_flight unfinished at once."""
+        definition, name = _definition(request)
+        try:
+            campaign = campaigns.create(definition, on_cast=cast, name=name)
+        except campaigns.CampaignError as error:
+            raise _refused(error) from error
+        location = reverse("api:campaign-detail", args=[campaign.pk])
+        return Response(self._document(campaign, request), status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": location})
+
+    @extend_schema(responses=serializers.CampaignSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(self._document(get_object_or_404(Campaign, pk=pk), request))
+
+    @extend_schema(request=serializers.CampaignCreateSerializer, responses=serializers.CampaignPreviewSerializer)
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        """How many runs a definition makes and how many combinations it skips (and why); nothing starts."""
+        definition, _ = _definition(request)
+        try:
+            shown = campaigns.preview(definition)
+        except campaigns.CampaignError as error:
+            raise _refused(error) from error
+        shown["skipped_reasons"] = [{"reason": reason, "count": count} for reason, count in shown["skipped_reasons"]]
+        return Response(shown)
+
+    @extend_schema(responses=serializers.CampaignResultsSerializer)
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """One row per run in plan order (axis values, status, outcome, verdict, audit), and the
+        combinations skipped with the reason: the document ``resize_campaign --json`` writes."""
+        return Response(campaigns.as_json(get_object_or_404(Campaign, pk=pk)))
+
+    @extend_schema(operation_id="campaigns_export_csv", responses={(200, "text/csv"): OpenApiTypes.STR})
+    def export_csv(self, request, pk=None):
+        """One CSV row per run: run, one column per axis, status, outcome, verdict, audit, server_status, duration."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        return _download(campaigns.as_csv(campaign), "text/csv; charset=utf-8", f"campaign-{campaign.pk}.csv")
+
+    @extend_schema(operation_id="campaigns_export_junit", responses={(200, "application/xml"): OpenApiTypes.STR})
+    def export_junit(self, request, pk=None):
+        """JUnit XML: a testcase per run (a ``<failure>`` where the audit found something or the expected
+        outcome was not met) and per skipped combination (``<skipped>``)."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        document = '<?xml version="1.0" encoding="utf-8"?>\n' + campaigns.as_junit(campaign) + "\n"
+        return _download(document, "application/xml; charset=utf-8", f"campaign-{campaign.pk}.xml")
+
+    @extend_schema(request=None, responses={200: serializers.CampaignSerializer, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop a running campaign: no further run starts, its unfinished runs are aborted."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not campaign.is_finished:
+            campaign = campaigns.cancel(campaign, request.user.get_username())
+            if campaign.status == CampaignStatus.CANCELLED:
+                return Response(self._document(campaign, request))
+        return conflict(f"Campaign {campaign.pk} is already {campaign.status}.")
 
 
 class ScenarioViewSet(viewsets.ViewSet):
