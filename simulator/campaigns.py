@@ -12,6 +12,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import random
 from xml.etree import ElementTree
 
@@ -28,6 +29,10 @@ from .validation import resolve
 
 ALL = "all"
 MAX_RUNS = 5000  # a campaign larger than this is refused before anything runs
+# Every combination is checked before anything runs: how many one definition may expand to. In a
+# shared cloud each check reads the cloud's hosts and server, so fewer.
+MAX_COMBINATIONS = 4 * MAX_RUNS
+MAX_SHARED_CLOUD_COMBINATIONS = 2000
 DEFAULT_IN_FLIGHT = 8
 
 
@@ -84,6 +89,13 @@ def expand(definition):
     except ParamError as error:
         raise CampaignError(f"params.{error.field}", error.message) from error
     axes = axes_of(definition, base)
+    count = math.prod(len(values) for values in axes.values())
+    shared = bool(base["cloud"]) or "cloud" in axes
+    limit = MAX_SHARED_CLOUD_COMBINATIONS if shared else MAX_COMBINATIONS
+    if count > limit:
+        where = " in a shared cloud" if shared else ""
+        raise CampaignError("axes", f"{count} combinations: a campaign has at most {limit}{where}: "
+                                    "use fewer axes or values.")
     combinations = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
     sample = definition.get("sample")
     if sample is not None:

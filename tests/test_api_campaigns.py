@@ -17,7 +17,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
-from dashboard.api import views
 from simulator import campaigns
 from simulator.models import Campaign, Run
 from simulator.params import PARAMS
@@ -309,9 +308,9 @@ BAD = [
     ({"axes": {"step_delay": [i / 100 for i in range(campaigns.MAX_RUNS + 1)]}}, "axes",
      f"{campaigns.MAX_RUNS + 1} runs: a campaign makes at most {campaigns.MAX_RUNS}."),
     ({"axes": {name: "all" for name in ("exception", "inner_exception", "fail_at", "vm_state", "then")}}, "axes",
-     f" combinations: a campaign started over the API has at most {views.MAX_COMBINATIONS}: use fewer axes or values."),
+     f" combinations: a campaign has at most {campaigns.MAX_COMBINATIONS}: use fewer axes or values."),
     ({"axes": {"cloud": ["a", "b"], "exception": "all", "fail_at": "all", "vm_state": "all", "then": "all"}}, "axes",
-     f" combinations: a campaign started over the API has at most {views.MAX_SHARED_CLOUD_COMBINATIONS} in a shared cloud"),
+     f" combinations: a campaign has at most {campaigns.MAX_SHARED_CLOUD_COMBINATIONS} in a shared cloud"),
 ]
 
 
