@@ -263,24 +263,23 @@ def outcome(run):
 
 
 def progress(campaign):
-    """done / total, runs per second, seconds left (an estimate), and the outcome totals."""
-    runs = list(campaign.runs.only("status", "started", "finished", "created"))
-    done = [r for r in runs if r.status in RunStatus.TERMINAL]
-    total = len(campaign.plan)
-    started = min((r.created for r in runs), default=None)
-    elapsed = ((campaign.finished or timezone.now()) - started).total_seconds() if started else 0
-    rate = len(done) / elapsed if elapsed > 0 else None
+    """done / total, runs per second and seconds left (an estimate). Uses the counts of
+    ``Campaign.objects.with_counts()`` when the campaign carries them (a list's page), else one query."""
+    if not hasattr(campaign, "run_count"):
+        campaign = Campaign.objects.with_counts().get(pk=campaign.pk)
+    total, runs, done = len(campaign.plan), campaign.run_count, campaign.runs_done
+    elapsed = ((campaign.finished or timezone.now()) - campaign.first_run).total_seconds() if campaign.first_run else 0
+    rate = done / elapsed if elapsed > 0 else None
     return {
         "status": campaign.status,
         "total": total,
-        "done": len(done),
-        "running": len(runs) - len(done),
-        "queued": total - len(runs),
+        "done": done,
+        "running": runs - done,
+        "queued": total - runs,
         "skipped": len(campaign.skipped),
         "runs_per_second": round(rate, 2) if rate else None,
-        "seconds_left": round((total - len(done)) / rate, 1) if rate else None,
+        "seconds_left": round((total - done) / rate, 1) if rate else None,
     }
-
 
 
 def results(campaign):

@@ -316,6 +316,17 @@ class InstanceActionEvent(models.Model):
         return self.event
 
 
+class CampaignQuerySet(models.QuerySet):
+    def with_counts(self):
+        """Each campaign with ``run_count``, ``runs_done`` and ``first_run`` (when its first run was
+        created), in the same query: what its progress needs."""
+        return self.annotate(
+            run_count=models.Count("runs"),
+            runs_done=models.Count("runs", filter=Q(runs__status__in=RunStatus.TERMINAL)),
+            first_run=models.Min("runs__created"),
+        ).order_by(*Campaign._meta.ordering)  # Meta.ordering does not apply to a GROUP BY
+
+
 class Campaign(models.Model):
     """Many runs from one definition: a base (a preset and overrides) and axes over the declared
     parameters, expanded into ``plan`` (the runs to make) and ``skipped`` (what Nova's API or the
@@ -330,6 +341,8 @@ class Campaign(models.Model):
     max_in_flight = models.PositiveIntegerField(default=8, help_text="Runs unfinished at once, at most")
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
+
+    objects = CampaignQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]

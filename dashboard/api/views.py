@@ -2,11 +2,10 @@
 import functools
 
 from django.db import transaction
-from django.db.models import Count, Min, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -39,7 +38,7 @@ from simulator.models import (
 from simulator.pipeline import AlreadyFinished, InvalidRun, abort, start_run
 from simulator.presets import SCENARIOS
 from simulator.report import build_report
-from simulator.states import CampaignStatus, RunStatus
+from simulator.states import CampaignStatus
 from simulator.tasks import cast, request_conformance, revoke
 
 from .. import filters
@@ -193,24 +192,6 @@ def _definition(request):
     return serializer.definition(), serializer.validated_data["name"]
 
 
-def _progress(campaign):
-    """``campaigns.progress`` from the list's annotations: one query for a page of campaigns."""
-    total, runs, done = len(campaign.plan), campaign.run_count, campaign.runs_done
-    started = campaign.first_run
-    elapsed = ((campaign.finished or timezone.now()) - started).total_seconds() if started else 0
-    rate = done / elapsed if elapsed > 0 else None
-    return {
-        "status": campaign.status,
-        "total": total,
-        "done": done,
-        "running": runs - done,
-        "queued": total - runs,
-        "skipped": len(campaign.skipped),
-        "runs_per_second": round(rate, 2) if rate else None,
-        "seconds_left": round((total - done) / rate, 1) if rate else None,
-    }
-
-
 def _download(text, content_type, filename):
     response = HttpResponse(text, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -274,14 +255,9 @@ class CampaignViewSet(viewsets.GenericViewSet):
     @extend_schema(responses=serializers.CampaignSummarySerializer(many=True))
     def list(self, request):
         """Campaigns, newest first, each with its progress."""
-        queryset = self.get_queryset().annotate(
-            run_count=Count("runs"),
-            runs_done=Count("runs", filter=Q(runs__status__in=RunStatus.TERMINAL)),
-            first_run=Min("runs__created"),
-        ).order_by("-created", "-id")  # Meta.ordering does not apply to a GROUP BY
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(self.get_queryset().with_counts())
         return self.get_paginated_response(
-            [serializers.CampaignSummarySerializer(self._fields(c, request, _progress(c))).data for c in page]
+            [serializers.CampaignSummarySerializer(self._fields(c, request, campaigns.progress(c))).data for c in page]
         )
 
     @extend_schema(request=serializers.CampaignCreateSerializer, responses={202: serializers.CampaignSerializer})
