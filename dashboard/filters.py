@@ -96,6 +96,12 @@ def _choices(choices):
     return [("", ANY), *choices]
 
 
+class WholeNumberFilter(django_filters.NumberFilter):
+    """An id: a whole number ("1.5" is refused, not taken for 1)."""
+
+    field_class = forms.IntegerField
+
+
 # -- runs --------------------------------------------------------------------------------------
 VERDICTS = {
     **{result: Q(verdict__result=result) for result in VerdictResult.values},
@@ -126,6 +132,13 @@ class RunFilter(ListFilterSet):
         help_text="The verdict's result, or pending: not judged yet",
     )
 
+    campaign = WholeNumberFilter(
+        field_name="campaign__id",  # an integer in the API's schema
+        label="Campaign",
+        help_text="A campaign's id: its runs",
+        widget=forms.NumberInput(attrs={"placeholder": "any", "min": 1, "style": "width: 6em"}),
+    )
+
     sorts = {
         "id": Sort("Id", "id"),
         "created": Sort("Created", "created", "id"),
@@ -135,7 +148,7 @@ class RunFilter(ListFilterSet):
 
     class Meta:
         model = Run
-        fields = ["cloud", "status", "scenario", "verdict"]
+        fields = ["cloud", "status", "scenario", "verdict", "campaign"]
 
     def filter_verdict(self, queryset, name, value):
         return queryset.filter(VERDICTS[value])

@@ -1,12 +1,16 @@
-"""The run form: one field per declared run parameter (``simulator/params.py``), plus the scenario.
+"""The run form: one field per declared run parameter (``simulator/params.py``), plus the scenario;
+and the campaign form: a base and an axis per declared parameter.
 
 Fields, their help, what an empty value means and the messages for bad values come from the
 declaration; this module only chooses how each kind is typed in (a select, a datalist, a
 comma list, checkboxes). The simulator validates what is submitted.
 """
+import json
+
 from django import forms
 from django.urls import reverse_lazy
 
+from simulator import campaigns
 from simulator.models import Cloud
 from simulator.params import (
     CHOICE,
@@ -23,6 +27,8 @@ from simulator.params import (
     TEXT,
 )
 from simulator.presets import SCENARIO
+
+from . import campaign_pages
 
 # Parameters typed with the help of a list of suggestions (<datalist id=...>).
 DATALISTS = {"flavor": "flavors", "new_flavor": "flavors"}
@@ -125,3 +131,123 @@ class RunForm(forms.Form):
             data.pop("hosts")
             data.pop("driver")
         return scenario, data
+
+
+# -- campaigns ---------------------------------------------------------------------------------
+AXIS_FIXED, AXIS_ALL, AXIS_LIST = "", "all", "list"
+
+
+class CampaignForm(forms.Form):
+    """A campaign: a base (a preset or custom, and overrides as JSON), an axis per declared
+    parameter (not varied, all its valid values, or the values typed, comma separated), an
+    optional sample, and the runs in flight at once. The simulator checks the definition
+    (``simulator.campaigns``); ``add_campaign_error`` puts its message next to the field at fault."""
+
+    name = forms.CharField(max_length=200, required=False, help_text="Optional: what it is for.")
+    scenario = forms.ChoiceField(
+        choices=SCENARIO.choices, initial=SCENARIO.default, label="Base scenario",
+        help_text="The preset every run starts from, or custom (the declared defaults, no failure).",
+    )
+    params = forms.CharField(
+        required=False, label="Base parameters",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "class": "mono",
+                                     "placeholder": '{"fail_at": "finish_migration", "fail_host": "host2"}'}),
+        help_text="Optional: a JSON object of the base's parameters to override, the same for every run.",
+    )
+    sample = forms.IntegerField(
+        required=False, help_text="Optional: this many combinations drawn at random instead of all of them.",
+    )
+    seed = forms.IntegerField(required=False, initial=0, help_text="The sample's seed: the same seed, the same runs.")
+    max_in_flight = forms.IntegerField(
+        initial=campaigns.DEFAULT_IN_FLIGHT, label="Max in flight",
+        help_text="Runs unfinished at once, at most (1 to 200): the next ones start as these end.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, param in PARAMS.items():
+            modes = [(AXIS_FIXED, "not varied"), (AXIS_LIST, "these values")]
+            if campaign_pages.has_all(name):
+                modes.insert(1, (AXIS_ALL, "all valid values"))
+            self.fields[f"axis_{name}"] = forms.ChoiceField(
+                choices=modes, required=False, label=name, help_text=param.help,
+                widget=forms.Select(attrs={"aria-label": f"{name}: varied?"}),
+            )
+            self.fields[f"values_{name}"] = forms.CharField(
+                required=False, label=f"{name} values",
+                widget=forms.TextInput(attrs={"placeholder": campaign_pages.example(param), "size": 28,
+                                              "aria-label": f"{name}: values, comma separated"}),
+            )
+
+    def axis_groups(self):
+        """[(legend, [(name, mode field, values field, allowed)])] in the declared groups and order."""
+        return [
+            (group, [(name, self[f"axis_{name}"], self[f"values_{name}"], p.allowed())
+                     for name, p in PARAMS.items() if p.group == group])
+            for group in GROUPS
+        ]
+
+    @classmethod
+    def initial_for(cls, campaign):
+        """The form's values for a campaign's definition (its axes as the lists they expanded to)."""
+        definition = campaign.definition
+        initial = {
+            "name": campaign.name,
+            "scenario": definition.get("scenario", SCENARIO.default),
+            "params": json.dumps(definition.get("params") or {}) if definition.get("params") else "",
+            "max_in_flight": campaign.max_in_flight,
+            "sample": definition.get("sample"),
+            "seed": definition.get("seed", 0),
+        }
+        for name, values in (definition.get("axes") or {}).items():
+            if name in PARAMS and isinstance(values, list):
+                initial[f"axis_{name}"] = AXIS_LIST
+                initial[f"values_{name}"] = ", ".join(campaign_pages.format_value(PARAMS[name], v) for v in values)
+        return initial
+
+    def clean_params(self):
+        text = self.cleaned_data["params"].strip()
+        if not text:
+            return {}
+        try:
+            params = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"Not JSON: {error}.") from error
+        if not isinstance(params, dict):
+            raise forms.ValidationError('A JSON object of parameters: {"fail_at": "finish_migration"}.')
+        return params
+
+    def clean(self):
+        data = super().clean()
+        axes = {}
+        for name, param in PARAMS.items():
+            mode, text = data.get(f"axis_{name}"), (data.get(f"values_{name}") or "").strip()
+            if mode == AXIS_ALL:
+                axes[name] = campaigns.ALL
+            elif mode == AXIS_LIST or (mode == AXIS_FIXED and text):  # values typed vary it
+                try:
+                    axes[name] = campaign_pages.parse_values(param, text)
+                except ValueError as error:
+                    self.add_error(f"values_{name}", str(error))
+        data["axes"] = axes
+        return data
+
+    def definition(self):
+        """The campaign's definition, as ``simulator.campaigns`` takes it."""
+        data = self.cleaned_data
+        definition = {"scenario": data["scenario"], "params": data["params"], "axes": data["axes"],
+                      "max_in_flight": data["max_in_flight"]}
+        if data.get("sample") is not None:
+            definition.update(sample=data["sample"], seed=data.get("seed") or 0)
+        return definition
+
+    def add_campaign_error(self, error):
+        """A ``CampaignError`` next to its field: ``params.X`` on the base parameters, ``axes.X`` on
+        X's axis, ``sample``/``max_in_flight``/``scenario`` on theirs, anything else above the form."""
+        where, _, detail = error.field.partition(".")
+        target = {
+            "params": "params",
+            "axes": f"values_{detail}" if detail in PARAMS else None,
+        }.get(where, where if where in self.fields else None)
+        named = where != "params" or not detail or detail in error.message
+        self.add_error(target, error.message if named else f"{detail}: {error.message}")

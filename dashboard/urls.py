@@ -1,7 +1,7 @@
 """URL routes of the dashboard's pages (config/urls.py mounts them at the root)."""
 from django.urls import path
 
-from . import lists, views
+from . import campaign_views, lists, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,13 @@ urlpatterns = [
     path("runs/<int:pk>/conform/", views.run_conform, name="run-conform"),
     path("runs/<int:pk>/conformance/", views.run_conformance, name="run-conformance"),
     path("runs/<int:pk>/toggle-bug/<str:bug>/", views.run_toggle_bug, name="run-toggle-bug"),
+    path("campaigns/", campaign_views.campaign_list, name="campaign-list"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign-new"),
+    path("campaigns/compare/", campaign_views.campaign_compare, name="campaign-compare"),
+    path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:pk>/live/", campaign_views.campaign_live, name="campaign-live"),
+    path("campaigns/<int:pk>/cancel/", campaign_views.campaign_cancel, name="campaign-cancel"),
+    path("campaigns/<int:pk>/runs/", campaign_views.campaign_runs, name="campaign-runs"),
     path("providers/", lists.provider_list, name="provider-list"),
     path("providers/<uuid:uuid>/", lists.provider_detail, name="provider-detail"),
     path("hosts/", lists.host_list, name="host-list"),
