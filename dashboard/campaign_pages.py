@@ -1,9 +1,7 @@
 """What the campaign pages show, computed in Python from ``simulator.campaigns``.
 
-- Axis values as people type them (``parse_value``, ``parse_values``) and as the pages write them
-  back (``format_value``): ``none`` for null, ``true``/``false``, numbers, ``1825537+...`` for a
-  list of bugs (or of host names). The form and a matrix cell's link use the same syntax, so a
-  cell's values read back exactly.
+- Axis values in the syntax of ``simulator.campaigns.parse_value``/``format_value``: the form and
+  a matrix cell's link use it, so a cell's values read back exactly.
 - The outcome totals as a server-side SVG bar chart (``outcome_chart``).
 - The matrix of two axes (``matrix``): one cell per pair of values, coloured by the worst
   outcome among its runs (severity from ``OUTCOMES``), with its counts per outcome.
@@ -13,15 +11,9 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from simulator import campaigns
-from simulator.campaigns import ALL, OUTCOMES, CampaignError, all_values
-from simulator.models import Run
+from simulator.campaigns import ALL, OUTCOMES, CampaignError, all_values, format_value, parse_value
 from simulator.params import CHOICES, DEFAULTS, FLAG, INTEGER, NAMES, NUMBER, PARAMS
 from simulator.presets import SCENARIOS
-
-NONE_WORDS = ("null", "none")
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off")
 
 # The colours of OUTCOMES as the stylesheet's (the SVG carries them itself).
 COLOURS = {
@@ -29,52 +21,6 @@ COLOURS = {
     "gray": "#7a8494",
 }
 ORDER = {key: position for position, key in enumerate(OUTCOMES)}
-
-
-# -- axis values as typed ----------------------------------------------------------------------
-def parse_value(param, text):
-    """One axis value as typed: ``null`` (or ``none``) for none; true/false, numbers, lists joined
-    with ``+`` (bugs: ``1825537+...``; host names: ``host1+host2``). ValueError says what is wrong
-    in the declaration's words ("max_attempts must be a whole number from 1 to 10.")."""
-    text = text.strip()
-    if text.lower() in NONE_WORDS and (param.nullable or param.kind == CHOICES):
-        return [] if param.kind == CHOICES else None
-    if param.kind == FLAG:
-        if text.lower() in TRUE_WORDS:
-            return True
-        if text.lower() in FALSE_WORDS:
-            return False
-        raise ValueError(param.must_be())
-    if param.kind in (INTEGER, NUMBER):
-        try:
-            number = int(text) if param.kind == INTEGER else float(text)
-        except ValueError:
-            raise ValueError(param.must_be()) from None
-        return int(number) if isinstance(number, float) and number.is_integer() else number
-    if param.kind in (CHOICES, NAMES):
-        return [item.strip() for item in text.split("+") if item.strip()]
-    return text
-
-
-def parse_values(param, text):
-    """A comma separated list of axis values (at least one)."""
-    values = [parse_value(param, item) for item in text.split(",") if item.strip()]
-    if not values:
-        raise ValueError(f"{param.name}: list the values to try, comma separated.")
-    return values
-
-
-def format_value(param, value):
-    """An axis value as ``parse_value`` reads it back."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "+".join(str(item) for item in value) or "none"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def value_text(name, value):
@@ -142,31 +88,6 @@ def filter_rows(rows, query):
         and (outcome is None or row["outcome"] == outcome)
     ]
     return kept, applied, errors
-
-
-# -- results and progress, in one query each --------------------------------------------------
-class _PlainRuns:
-    """A campaign whose ``runs`` is a plain queryset of its runs, for ``campaigns.results`` and
-    ``campaigns.progress``: they load runs with ``.only()`` without the campaign's foreign key, and
-    through the related manager Django reads each run's ``campaign_id`` back in a query of its own
-    (one per run). A plain queryset does not; everything else is the campaign's."""
-
-    def __init__(self, campaign):
-        self._campaign = campaign
-        self.runs = Run.objects.filter(campaign_id=campaign.pk)
-
-    def __getattr__(self, name):
-        return getattr(self._campaign, name)
-
-
-def results(campaign):
-    """``campaigns.results(campaign)``: one row per run, in plan order (one query)."""
-    return campaigns.results(_PlainRuns(campaign))
-
-
-def progress(campaign):
-    """``campaigns.progress(campaign)``: done / total, runs per second, time left (one query)."""
-    return campaigns.progress(_PlainRuns(campaign))
 
 
 # -- outcomes ----------------------------------------------------------------------------------

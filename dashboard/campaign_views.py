@@ -12,7 +12,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,35 +19,26 @@ from django.views.decorators.http import require_POST
 
 from simulator import campaigns
 from simulator.models import Campaign
-from simulator.states import RunStatus
 from simulator.tasks import cast
 
 from . import campaign_pages as pages
 from .forms import CampaignForm
+from .views import MAX_ID, as_id
 
 PER_PAGE = 25
 RUNS_PER_PAGE = 50
 
 
-MAX_ID = 2**63 - 1  # the largest id a database integer holds
 
 
 def _campaign(pk):
     return get_object_or_404(Campaign, pk=pk)
 
 
-def _id(text):
-    """An id as typed (ASCII digits: "²" is a digit to Python, not to the database), or None."""
-    text = text.strip()
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
 # -- the list ----------------------------------------------------------------------------------
 def campaign_list(request):
     """Campaigns, newest first: base, axes, status, runs done of the total."""
-    done = Count("runs", filter=Q(runs__status__in=RunStatus.TERMINAL))
-    listed = Campaign.objects.annotate(done=done).order_by("-created", "-id")  # a GROUP BY drops Meta.ordering
-    page = Paginator(listed, PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(Campaign.objects.with_counts(), PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {
             "campaign": campaign,
@@ -93,9 +83,9 @@ def campaign_new(request):
         source = request.GET.get("from")
         initial = {}
         if source is not None:  # clone a campaign's definition
-            if _id(source) is None:
+            if as_id(source) is None:
                 raise Http404("No such campaign")
-            initial = CampaignForm.initial_for(_campaign(_id(source)))
+            initial = CampaignForm.initial_for(_campaign(as_id(source)))
         form = CampaignForm(initial=initial)
     if preview:
         preview = {**preview, "axes": [(name, [pages.value_text(name, v) for v in values])
@@ -106,8 +96,8 @@ def campaign_new(request):
 # -- a campaign --------------------------------------------------------------------------------
 def campaign_page(request, campaign):
     """Everything a campaign's page and its live part show."""
-    rows = pages.results(campaign)
-    state = pages.progress(campaign)
+    rows = campaigns.results(campaign)
+    state = campaigns.progress(campaign)
     names = list(campaign.definition.get("axes") or {})
     x, y, note = pages.choose_axes(names, request.GET.get("x", ""), request.GET.get("y", ""))
     runs_url = reverse("campaign-runs", args=[campaign.pk])
@@ -174,7 +164,7 @@ def campaign_runs(request, pk):
     them; a matrix cell links here) and by outcome (``?outcome=orphaned``)."""
     campaign = _campaign(pk)
     query = {key: request.GET[key] for key in request.GET if key != "page"}
-    rows, applied, errors = pages.filter_rows(pages.results(campaign), query)
+    rows, applied, errors = pages.filter_rows(campaigns.results(campaign), query)
     page = Paginator(rows, RUNS_PER_PAGE).get_page(request.GET.get("page"))
     axes = list(campaign.definition.get("axes") or {})
     shown = [
@@ -201,7 +191,7 @@ def campaign_compare(request):
     context = {"picker": {"a": ids[0], "b": ids[1], "recent": recent}}
     if not any(ids):
         return render(request, "campaigns/compare.html", context)
-    numbers = [_id(i) for i in ids]
+    numbers = [as_id(i) for i in ids]
     if None in numbers:
         return render(request, "campaigns/compare.html", {**context, "error": "Pick two campaigns by their number."},
                       status=400)
@@ -218,7 +208,7 @@ def campaign_compare(request):
         return render(request, "campaigns/compare.html", {**context, "a": a, "b": b, "error": error}, status=400)
     x, y, note = pages.choose_axes(names_a, request.GET.get("x", ""), request.GET.get("y", ""))
     links = (reverse("campaign-runs", args=[a.pk]), reverse("campaign-runs", args=[b.pk]))
-    compared = pages.compare(a, pages.results(a), b, pages.results(b), x, y, links)
+    compared = pages.compare(a, campaigns.results(a), b, campaigns.results(b), x, y, links)
     return render(request, "campaigns/compare.html", {
         **context,
         "a": a,

@@ -202,7 +202,7 @@ class CampaignForm(forms.Form):
         for name, values in (definition.get("axes") or {}).items():
             if name in PARAMS and isinstance(values, list):
                 initial[f"axis_{name}"] = AXIS_LIST
-                initial[f"values_{name}"] = ", ".join(campaign_pages.format_value(PARAMS[name], v) for v in values)
+                initial[f"values_{name}"] = ", ".join(campaigns.format_value(PARAMS[name], v) for v in values)
         return initial
 
     def clean_params(self):
@@ -226,7 +226,7 @@ class CampaignForm(forms.Form):
                 axes[name] = campaigns.ALL
             elif mode == AXIS_LIST or (mode == AXIS_FIXED and text):  # values typed vary it
                 try:
-                    axes[name] = campaign_pages.parse_values(param, text)
+                    axes[name] = campaigns.parse_values(param, text)
                 except ValueError as error:
                     self.add_error(f"values_{name}", str(error))
         data["axes"] = axes

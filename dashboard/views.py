@@ -34,6 +34,16 @@ def favicon(request):
     return FileResponse(FAVICON.open("rb"), content_type="image/x-icon")
 
 
+MAX_ID = 2**63 - 1  # the largest primary key the databases store
+
+
+def as_id(text):
+    """A record id as typed in a query string (ASCII digits: "²" is a digit to Python, not to the
+    database), or None. One past MAX_ID is a number that names no record."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _run(pk):
     return get_object_or_404(Run.objects.select_related("cloud", "server"), pk=pk)
 
@@ -119,7 +129,8 @@ def _initial(request):
     """The form's values: a run's (``?from=ID``, clone) or a preset's (``?scenario=NAME``)."""
     source = request.GET.get("from")
     if source:
-        run = get_object_or_404(Run, pk=source) if source.isdigit() else None
+        number = as_id(source)
+        run = get_object_or_404(Run, pk=number) if number is not None and number <= MAX_ID else None
         if run is None:
             raise Http404("No such run")
         scenario, params = run.scenario, run.params
@@ -224,11 +235,13 @@ def _compare_context(request):
     """Two runs side by side, each drawn on its own run's scales (as on its own page)."""
     ids = [request.GET.get("a", ""), request.GET.get("b", "")]
     picker = {"a": ids[0], "b": ids[1], "recent": Run.objects.only("pk", "scenario", "params", "status")[:50]}
-    if not all(i.isdigit() for i in ids):
+    numbers = [as_id(i) for i in ids]
+    if None in numbers:
         if not any(ids):
             return {"sides": None, "picker": picker}
         return {"sides": None, "picker": picker, "error": "Pick two runs by their number.", "status": 400}
-    runs = {run.pk: run for run in Run.objects.select_related("cloud", "server").filter(pk__in=ids)}
+    runs = {run.pk: run for run in Run.objects.select_related("cloud", "server").filter(
+        pk__in=[number for number in numbers if number <= MAX_ID])}
     missing = [i for i in ids if int(i) not in runs]
     if missing:
         return {"sides": None, "picker": picker, "error": f"There is no run {missing[0]}.", "status": 404}

@@ -21,7 +21,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from .models import Campaign
-from .params import CHOICE, CHOICES, FLAG, PARAMS, ParamError
+from .params import CHOICE, CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS, ParamError
 from .pipeline import InvalidRun, abort, start_run
 from .presets import SCENARIO
 from .states import CampaignStatus, RunStatus
@@ -34,6 +34,11 @@ MAX_RUNS = 5000  # a campaign larger than this is refused before anything runs
 MAX_COMBINATIONS = 4 * MAX_RUNS
 MAX_SHARED_CLOUD_COMBINATIONS = 2000
 DEFAULT_IN_FLIGHT = 8
+
+
+NONE_WORDS = ("null", "none")
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
 
 
 class CampaignError(Exception):
@@ -80,6 +85,9 @@ def axes_of(definition, base):
 def expand(definition):
     """(base scenario, overrides, axes, plan, skipped): the runs a definition makes and the
     combinations refused, each with the field and Nova's (or the simulator's) reason."""
+    in_flight = definition.get("max_in_flight", DEFAULT_IN_FLIGHT)
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or not 1 <= in_flight <= 200:
+        raise CampaignError("max_in_flight", "max_in_flight must be a whole number from 1 to 200.")
     scenario = definition.get("scenario") or SCENARIO.default
     if scenario not in SCENARIO.values:
         raise CampaignError("scenario", SCENARIO.unknown_message(scenario))
@@ -118,6 +126,51 @@ def expand(definition):
     return scenario, overrides, axes, plan, skipped
 
 
+def parse_value(param, text):
+    """One axis value as typed: ``null`` (or ``none``) for none; true/false, numbers, lists joined
+    with ``+`` (bugs: ``1825537+...``; host names: ``host1+host2``). ValueError says what is wrong
+    in the declaration's words ("max_attempts must be a whole number from 1 to 10.")."""
+    text = text.strip()
+    if text.lower() in NONE_WORDS and (param.nullable or param.kind == CHOICES):
+        return [] if param.kind == CHOICES else None
+    if param.kind == FLAG:
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise ValueError(param.must_be())
+    if param.kind in (INTEGER, NUMBER):
+        try:
+            number = int(text) if param.kind == INTEGER else float(text)
+        except ValueError:
+            raise ValueError(param.must_be()) from None
+        return int(number) if isinstance(number, float) and number.is_integer() else number
+    if param.kind in (CHOICES, NAMES):
+        return [item.strip() for item in text.split("+") if item.strip()]
+    return text
+
+
+def parse_values(param, text):
+    """A comma separated list of axis values (at least one)."""
+    values = [parse_value(param, item) for item in text.split(",") if item.strip()]
+    if not values:
+        raise ValueError(f"{param.name}: list the values to try, comma separated.")
+    return values
+
+
+def format_value(param, value):
+    """An axis value as ``parse_value`` reads it back."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "+".join(str(item) for item in value) or "none"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def preview(definition):
     """How many runs a definition makes and how many it skips (and why), before it starts."""
     _, _, axes, plan, skipped = expand(definition)
@@ -132,8 +185,6 @@ def create(definition, on_cast=None, name=""):
     """Expand a definition and start its first runs (once committed)."""
     scenario, overrides, axes, plan, skipped = expand(definition)
     in_flight = definition.get("max_in_flight", DEFAULT_IN_FLIGHT)
-    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or not 1 <= in_flight <= 200:
-        raise CampaignError("max_in_flight", "max_in_flight must be a whole number from 1 to 200.")
     campaign = Campaign.objects.create(
         name=name or definition.get("name", ""),
         definition={**definition, "scenario": scenario, "params": overrides, "axes": axes},
@@ -286,7 +337,8 @@ def results(campaign):
     """One row per run of the campaign, in plan order: its axis values, outcome and verdict."""
     rows = []
     for run in campaign.runs.order_by("campaign_index").only(
-        "pk", "campaign_index", "status", "audit", "verdict", "server_status", "started", "finished", "error"
+        "pk", "campaign", "campaign_index", "status", "audit", "verdict", "server_status", "started", "finished",
+        "error",
     ):
         rows.append({
             "index": run.campaign_index,

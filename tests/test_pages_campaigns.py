@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from dashboard.campaign_pages import choose_axes, format_value, parse_value, parse_values, worst
+from dashboard.campaign_pages import choose_axes, worst
+from simulator.campaigns import format_value, parse_value, parse_values
 from simulator import campaigns
 from simulator.models import Campaign, Run
 from simulator.params import PARAMS

@@ -359,3 +359,16 @@ def test_in_local_debug_mode_the_demo_user_can_open_the_admin(client, db, settin
     demo = get_user_model().objects.get(username="demo")
     assert not demo.is_staff and not demo.is_superuser
     assert not demo.has_usable_password() and not client.login(username="demo", password="demo")
+
+
+@pytest.mark.parametrize("query, status, message", [
+    ("?a=²&b=1", 400, "Pick two runs by their number."),
+    ("?a=99999999999999999999999&b=1", 404, "There is no run 99999999999999999999999."),
+])
+def test_compare_with_an_id_that_names_no_record_is_never_a_500(client, db, query, status, message):
+    response = client.get(reverse("run-compare") + query)
+    assert response.status_code == status and message in response.content.decode()
+
+
+def test_cloning_from_an_id_that_is_not_a_record_id_is_a_404(client, db):
+    assert client.get(reverse("run-new") + "?from=²").status_code == 404

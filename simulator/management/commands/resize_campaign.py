@@ -7,24 +7,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from simulator import campaigns
-from simulator.params import CHOICES, FLAG, INTEGER, NUMBER, PARAMS
+from simulator.params import PARAMS
 from simulator.presets import SCENARIO
 from simulator.tasks import cast
-
-
-def parse_value(param, text):
-    """One axis value as typed: null for none; true/false, numbers, bug lists (1825537+...)."""
-    if text in ("null", "none") and (param.nullable or param.kind == CHOICES):
-        return [] if param.kind == CHOICES else None
-    if param.kind == FLAG:
-        return text.lower() in ("true", "1", "yes", "on")
-    if param.kind == INTEGER:
-        return int(text)
-    if param.kind == NUMBER:
-        return float(text)
-    if param.kind == CHOICES:
-        return [item for item in text.split("+") if item]
-    return text
 
 
 def parse_axis(text):
@@ -35,7 +20,7 @@ def parse_axis(text):
     if values == campaigns.ALL:
         return name, campaigns.ALL
     try:
-        return name, [parse_value(PARAMS[name], value) for value in values.split(",")]
+        return name, campaigns.parse_values(PARAMS[name], values)
     except ValueError as error:
         raise CommandError(f"--axis {text}: {error}", returncode=2) from error
 
