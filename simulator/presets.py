@@ -340,6 +340,25 @@ SCENARIOS = {
             },
         ),
         Scenario(
+            "revert-destroy-fails",
+            "Revert whose destroy on the dest fails: both hosts keep an allocation",
+            "The resize succeeds and is reverted; the dest driver's destroy raises ResizeError in "
+            "revert_resize. The server goes to ERROR on host2 with m1.small and the migration to error: "
+            "host2 keeps the instance's m1.small and host1 the migration's m1.tiny, an orphan that "
+            "outlives the server. Found by a campaign, confirmed by replaying it in Nova 34.",
+            "nova/compute/manager.py ComputeManager.revert_resize (reference §4.6)",
+            {"then": "revert", "fail_at": "destroy", "fail_host": "host2"},
+            {
+                (): outcome(
+                    "ERROR", "error", "host2", "m1.small", "error",
+                    {"host1": TINY, "host2": SMALL},
+                    SUCCESS_5 + [["compute_revert_resize", "Error"]],
+                    fault={"code": 500, "message": "Resize error: Simulated destroy failure"},
+                    audit={"orphaned": 1, "missing": 0, "flavor_mismatch": 0},
+                )
+            },
+        ),
+        Scenario(
             "same-host-finish-resize-fails",
             "Same-host resize whose finish fails (bug 1825537, one provider)",
             "One host with allow_resize_to_same_host: during the resize the provider holds both flavors; "
