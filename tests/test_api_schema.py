@@ -341,12 +341,23 @@ def test_requests_on_real_records_conform(api):
 
 # Nothing is excluded: DELETEs that remove seeded records only make later examples 404 (fine),
 # and POST /api/runs/ only queues runs (Redis is up; there is no worker).
-@schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    database=None,  # no .hypothesis/ folder in the checkout
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-)
+FUZZ_SETTINGS = {
+    "deadline": None,
+    "database": None,  # no .hypothesis/ folder in the checkout
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+}
+# Creating or previewing a campaign expands every combination it names (up to 20000): fewer
+# examples there keep the suite's time; tests/test_api_campaigns.py covers their bad input.
+CAMPAIGN_DEFINITIONS = "^/api/campaigns/(preview/)?$"
+
+
+@schema.exclude(method="POST", path_regex=CAMPAIGN_DEFINITIONS).parametrize()
+@settings(max_examples=MAX_EXAMPLES, **FUZZ_SETTINGS)
 def test_generated_requests_conform(case, api):
+    case.call_and_validate(base_url=api.url, headers=api.headers, checks=CHECKS, timeout=60)
+
+
+@schema.include(method="POST", path_regex=CAMPAIGN_DEFINITIONS).parametrize()
+@settings(max_examples=MAX_EXAMPLES // 5, **FUZZ_SETTINGS)
+def test_generated_campaign_definitions_conform(case, api):
     case.call_and_validate(base_url=api.url, headers=api.headers, checks=CHECKS, timeout=60)

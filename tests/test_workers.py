@@ -67,8 +67,8 @@ def test_a_stopped_compute_host_leaves_the_run_waiting_on_its_queue(stack):
 
 def test_a_worker_killed_mid_step_is_replaced_and_the_run_ends_the_same(stack):
     worker = stack.start_worker("doomed")
-    # Each step takes 3 s: ample time to kill the worker inside one, even on a loaded machine.
-    run_id = stack.start("--scenario", "resize-confirm", "--step-delay", "3")
+    # Each step takes 2 s: ample time to kill the worker inside one, even on a loaded machine.
+    run_id = stack.start("--scenario", "resize-confirm", "--step-delay", "2")
     stack.wait_for(run_id, lambda s: s["next_step"] == "compute.resize_instance" and s["executing"])
     stack.kill_worker(worker, signal.SIGKILL)  # the whole worker, in the middle of the step
 
