@@ -1,6 +1,8 @@
 import os
 
 import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 from django.core.management import call_command
 from django.db.backends.utils import CursorWrapper
 
@@ -8,6 +10,29 @@ from simulator.models import Cloud
 from simulator.report import build_report
 from tests.factories import finished_run
 from tests.services import postgres_cluster
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("automation", password="s3cret-pass")
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user)
+
+
+@pytest.fixture
+def api(token):
+    """A script's client: token authentication, JSON bodies."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon(db):
+    return APIClient()
 
 
 @pytest.fixture

@@ -50,29 +50,6 @@ def broker(monkeypatch):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("automation", password="s3cret-pass")
-
-
-@pytest.fixture
-def token(user):
-    return Token.objects.create(user=user)
-
-
-@pytest.fixture
-def api(token):
-    """A script's client: token authentication, JSON bodies."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-@pytest.fixture
-def anon(db):
-    return APIClient()
-
-
-@pytest.fixture
 def post_run(api, django_capture_on_commit_callbacks):
     """POST /api/runs/ and run the on_commit callbacks (the first cast)."""
 

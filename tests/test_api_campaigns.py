@@ -13,8 +13,6 @@ from xml.etree import ElementTree
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from simulator import campaigns
@@ -36,23 +34,6 @@ def broker(monkeypatch):
     cache.clear()
     yield recorded
     cache.clear()
-
-
-@pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("automation", password="s3cret-pass")
-
-
-@pytest.fixture
-def api(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def anon(db):
-    return APIClient()
 
 
 @pytest.fixture

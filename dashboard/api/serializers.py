@@ -52,7 +52,25 @@ def param_field(param):
     return number(min_value=param.minimum, max_value=param.maximum, **common)
 
 
-class RunCreateSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
+    """A key the serializer does not know is an error (``unknown(key)`` says it), not silently dropped."""
+
+    def unknown(self, key):
+        return f"Unknown field '{key}'."
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors = {key: [self.unknown(key)] for key in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({**error.detail, **errors}) from error
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class RunCreateSerializer(StrictSerializer):
     """A run to start: a scenario, and any of its parameters to override (the report's ``params``)."""
 
     scenario = serializers.ChoiceField(
@@ -65,17 +83,8 @@ class RunCreateSerializer(serializers.Serializer):
     def get_fields(self):
         return {**super().get_fields(), **{name: param_field(param) for name, param in params.PARAMS.items()}}
 
-    def to_internal_value(self, data):
-        """A parameter the run does not know is an error (as for the CLI), not silently dropped."""
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        errors = {key: [f"Unknown parameter '{key}'."] for key in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            raise serializers.ValidationError({**error.detail, **errors}) from error
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+    def unknown(self, key):
+        return f"Unknown parameter '{key}'."  # as for the CLI
 
     def overrides(self):
         data = dict(self.validated_data)
@@ -408,7 +417,7 @@ class CampaignAxesSerializer(_NoUnknownKeys, serializers.Serializer):
                 for name, param in params.PARAMS.items()}
 
 
-class CampaignCreateSerializer(serializers.Serializer):
+class CampaignCreateSerializer(StrictSerializer):
     """A campaign: a base (a preset and parameters to override) and axes over the run parameters."""
 
     scenario = serializers.ChoiceField(
@@ -429,17 +438,8 @@ class CampaignCreateSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=200, allow_blank=True, default="")
 
-    def to_internal_value(self, data):
-        """A field the definition does not have is an error (a run parameter belongs in params or axes)."""
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        errors = {key: [f"Unknown field '{key}': a run parameter goes in params or axes."] for key in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            raise serializers.ValidationError({**error.detail, **errors}) from error
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+    def unknown(self, key):
+        return f"Unknown field '{key}': a run parameter goes in params or axes."
 
     def definition(self):
         """The definition ``simulator.campaigns`` expands (as ``resize_campaign`` builds it)."""
