@@ -123,6 +123,7 @@ def campaign_page(request, campaign):
             for entry in campaign.skipped
         ],
         "runs_url": runs_url,
+        "latencies": campaigns.step_latencies(campaign),
     }
 
 

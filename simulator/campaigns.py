@@ -20,9 +20,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from .models import Campaign
+from .models import Campaign, RunStep
 from .params import CHOICE, CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS, ParamError
-from .pipeline import InvalidRun, abort, start_run
+from .pipeline import STEPS, InvalidRun, abort, run_to_completion, start_run
 from .presets import SCENARIO
 from .states import CampaignStatus, RunStatus
 from .validation import resolve
@@ -251,8 +251,6 @@ def with_room():
 
 def run_in_process(campaign):
     """Run a whole campaign in this process, one run after the other (no Redis or worker)."""
-    from .pipeline import run_to_completion
-
     while True:
         with transaction.atomic():
             dispatch(campaign.pk, on_cast=None)
@@ -333,6 +331,34 @@ def progress(campaign):
     }
 
 
+def _percentile(ordered, share):
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def step_latencies(campaign):
+    """Per pipeline step (in the pipeline's order): how many, and the median, p95 and maximum of
+    the time it waited on its queue and the time it took, in milliseconds (one query)."""
+    waited, took = {}, {}
+    for name, queued, started, finished in RunStep.objects.filter(run__campaign=campaign).values_list(
+        "name", "queued", "started", "finished"
+    ):
+        took.setdefault(name, []).append((finished - started).total_seconds() * 1000)
+        if queued:
+            waited.setdefault(name, []).append(max(0.0, (started - queued).total_seconds() * 1000))
+    rows = []
+    for name in [step for step in STEPS if step in took]:
+        durations, waits = sorted(took[name]), sorted(waited.get(name, [0.0]))
+        rows.append({
+            "step": name,
+            "count": len(durations),
+            "took_ms": {"median": round(_percentile(durations, 0.5), 1), "p95": round(_percentile(durations, 0.95), 1),
+                        "max": round(durations[-1], 1)},
+            "waited_ms": {"median": round(_percentile(waits, 0.5), 1), "p95": round(_percentile(waits, 0.95), 1),
+                          "max": round(waits[-1], 1)},
+        })
+    return rows
+
+
 def results(campaign):
     """One row per run of the campaign, in plan order: its axis values, outcome and verdict."""
     rows = []
@@ -411,4 +437,5 @@ def as_json(campaign):
         "progress": progress(campaign),
         "runs": results(campaign),
         "skipped": campaign.skipped,
+        "step_latencies": step_latencies(campaign),
     }

@@ -154,3 +154,19 @@ def test_a_campaign_that_loses_its_worker_runs_each_entry_exactly_once(tmp_path)
     finally:
         stack.close()
 
+
+
+def test_step_latencies_are_given_per_step_in_the_pipelines_order(db):
+    campaign = campaigns.create({"scenario": "custom", "axes": {"then": ["none", "confirm"]}})
+    campaigns.run_in_process(campaign)
+
+    latencies = campaigns.step_latencies(campaign)
+
+    assert [(row["step"], row["count"]) for row in latencies] == [
+        ("conductor.migrate_server", 2), ("compute.prep_resize", 2), ("compute.resize_instance", 2),
+        ("compute.finish_resize", 2), ("api.confirm_resize", 1), ("compute.confirm_resize", 1),
+    ]
+    for row in latencies:
+        took = row["took_ms"]
+        assert 0 < took["median"] <= took["p95"] <= took["max"]
+    assert campaigns.as_json(campaign)["step_latencies"] == latencies

@@ -373,10 +373,10 @@ def test_unknown_campaigns_are_404(client):
 def test_campaign_pages_use_a_constant_number_of_queries(client, django_assert_num_queries):
     few = ran({"scenario": "custom", "params": VIF_FAILURE, "axes": {"then": ["none"], "bugs": "all"}})
     many = ran(SMALL)
-    # the campaign, its runs for the results and for the progress
+    # the campaign, its runs for the results and for the progress, and their steps' latencies
     for campaign in (few, many):
         for name in ("campaign-detail", "campaign-live", "campaign-runs"):
-            with django_assert_num_queries(3 if name != "campaign-runs" else 2):
+            with django_assert_num_queries(4 if name != "campaign-runs" else 2):
                 client.get(reverse(name, args=[campaign.pk]))
     for _ in range(2):  # the list: count and page; compare: both campaigns, their runs, recent campaigns
         with django_assert_num_queries(2):
