@@ -3,6 +3,7 @@ dispatched with a bound on the runs in flight, summarised by outcome, exported; 
 processes, a campaign that loses a worker half-way and still runs each entry exactly once."""
 import json
 import signal
+import time
 from xml.etree import ElementTree
 
 import pytest
@@ -170,3 +171,31 @@ def test_step_latencies_are_given_per_step_in_the_pipelines_order(db):
         took = row["took_ms"]
         assert 0 < took["median"] <= took["p95"] <= took["max"]
     assert campaigns.as_json(campaign)["step_latencies"] == latencies
+
+
+def test_a_campaign_survives_redis_losing_every_queued_message(tmp_path):
+    stack = LiveStack(tmp_path)
+    try:
+        stack.start_redis()
+        stack.start_worker("w1", concurrency=2)
+        campaign_id = int(stack.manage(
+            "resize_campaign", "--scenario", "custom", "--axis", "fail_at=all", "--axis", "then=none,revert",
+            "--params", '{"step_delay": 0.1}', "--max-in-flight", "6", "--no-wait", check=True,
+        ).stdout.strip().splitlines()[-1])
+        queues = ["conductor", "api", "compute.host1", "compute.host2"]
+        deadline = time.monotonic() + 30
+        while stack.queued_messages(queues) < 3:  # casts (and wake-ups) waiting in Redis
+            assert time.monotonic() < deadline, "the casts never queued up"
+            time.sleep(0.02)
+        stack.kill_redis()  # every queued message is gone with it
+        stack.start_redis()
+
+        final = stack.wait_for_campaign(campaign_id, lambda c: c["status"] == "done", timeout=180)
+        assert (final["total"], final["done"], final["running"], final["queued"]) == (24, 24, 0, 0)
+        indexes = stack.python(
+            "import json; from simulator.models import Run; "
+            f"print(json.dumps(sorted(Run.objects.filter(campaign_id={campaign_id}).values_list('campaign_index', flat=True))))"
+        )
+        assert indexes == list(range(24))
+    finally:
+        stack.close()
