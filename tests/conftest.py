@@ -18,6 +18,18 @@ def user(django_user_model):
 
 
 @pytest.fixture
+def operator(django_user_model):
+    """Someone using the pages (logged in by ``logged_in``)."""
+    return django_user_model.objects.create_user("operator", password="s3cret-pass")
+
+
+@pytest.fixture
+def logged_in(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def token(user):
     return Token.objects.create(user=user)
 

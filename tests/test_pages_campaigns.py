@@ -27,17 +27,6 @@ SMALL = {"scenario": "custom", "params": VIF_FAILURE, "axes": {"then": "all", "b
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("operator", password="s3cret-pass")
-
-
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def sent(monkeypatch):
     """Campaigns the form starts are woken through the broker: recorded instead (no Redis here)."""
     woken = []

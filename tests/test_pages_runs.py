@@ -18,17 +18,6 @@ def sent(monkeypatch):
     return casts
 
 
-@pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("operator", password="s3cret-pass")
-
-
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def bar(html, provider, rc, when):
     """(used, capacity) of the bar drawn for provider/rc/when."""
     match = re.search(
@@ -232,9 +221,9 @@ def test_a_preset_run_keeps_its_name_and_says_what_it_injected(client, db):
     assert 'data-audit="clean"' in listed
 
 
-def test_forms_are_csrf_protected(user, db):
+def test_forms_are_csrf_protected(operator, db):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
+    client.force_login(operator)
     assert client.post(reverse("run-new"), form_data()).status_code == 403
 
 
@@ -268,7 +257,7 @@ def test_compare_with_the_bug_off_shows_both_outcomes_side_by_side(logged_in, se
 
 # -- paths a user walks into -----------------------------------------------------------------------
 @pytest.mark.parametrize("action", ["run-rerun", "run-abort", "run-toggle-bug"])
-def test_a_run_button_pressed_while_logged_out_returns_to_the_run_page_after_login(client, user, sent, action):
+def test_a_run_button_pressed_while_logged_out_returns_to_the_run_page_after_login(client, operator, sent, action):
     run = started_run("resize-confirm")
     args = [run.pk, "1825537"] if action == "run-toggle-bug" else [run.pk]
     response = client.post(reverse(action, args=args))
