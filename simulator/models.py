@@ -25,6 +25,17 @@ from .states import (
 )
 
 
+class Finishing:
+    """A record whose ``status`` takes the values of ``STATUSES``, a vocabulary with terminal
+    values: it is finished once it holds one of them."""
+
+    STATUSES = None
+
+    @property
+    def is_finished(self):
+        return self.status in self.STATUSES.TERMINAL
+
+
 class Cloud(models.Model):
     """A self-contained simulated deployment: hosts, providers, flavors, servers, allocations.
 
@@ -327,7 +338,7 @@ class CampaignQuerySet(models.QuerySet):
         ).order_by(*Campaign._meta.ordering)  # Meta.ordering does not apply to a GROUP BY
 
 
-class Campaign(models.Model):
+class Campaign(Finishing, models.Model):
     """Many runs from one definition: a base (a preset and overrides) and axes over the declared
     parameters, expanded into ``plan`` (the runs to make) and ``skipped`` (what Nova's API or the
     driver cannot express, with the reason). ``cursor`` is the next plan entry to start."""
@@ -336,6 +347,7 @@ class Campaign(models.Model):
     definition = models.JSONField(default=dict)
     plan = models.JSONField(default=list, help_text="[{axis: value}] of each run, in order")
     skipped = models.JSONField(default=list, help_text="[{values, field, reason}] not run")
+    STATUSES = CampaignStatus
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.RUNNING)
     cursor = models.PositiveIntegerField(default=0, help_text="The next plan entry to start")
     max_in_flight = models.PositiveIntegerField(default=8, help_text="Runs unfinished at once, at most")
@@ -350,9 +362,6 @@ class Campaign(models.Model):
     def __str__(self):
         return f"campaign {self.pk} {self.name}".strip()
 
-    @property
-    def is_finished(self):
-        return self.status in CampaignStatus.TERMINAL
 
 
 class RunQuerySet(models.QuerySet):
@@ -375,7 +384,7 @@ class RunQuerySet(models.QuerySet):
         return self.unfinished().exclude(next_step="").filter(Q(progressed__lt=cutoff) | Q(progressed__isnull=True))
 
 
-class Run(models.Model):
+class Run(Finishing, models.Model):
     """One resize scenario executed against a cloud, with its report.
 
     ``next_step``/``seq`` point at the cast the pipeline executes next; a step
@@ -384,6 +393,7 @@ class Run(models.Model):
 
     scenario = models.CharField(max_length=100)
     params = models.JSONField(default=dict)
+    STATUSES = RunStatus
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     cloud = models.ForeignKey(Cloud, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
@@ -422,9 +432,6 @@ class Run(models.Model):
         return f"run {self.pk} ({self.label})"
 
     # -- lifecycle: queued -> running -> done | crashed ----------------------------------------
-    @property
-    def is_finished(self):
-        return self.status in RunStatus.TERMINAL
 
     @property
     def duration(self):
@@ -535,13 +542,14 @@ class ConformanceCheckQuerySet(models.QuerySet):
         return {check.scenario: check for check in presets.filter(id__in=last)}
 
 
-class ConformanceCheck(models.Model):
+class ConformanceCheck(Finishing, models.Model):
     """A run's parameters (a preset's, or a run's) replayed in real Nova and compared with the
     simulator's outcome of the same parameters."""
 
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="conformance_checks")
     scenario = models.CharField(max_length=100, help_text="The preset checked, or the run's scenario")
     params = models.JSONField(default=dict)
+    STATUSES = ConformanceStatus
     status = models.CharField(max_length=16, choices=ConformanceStatus.choices, default=ConformanceStatus.QUEUED)
     nova_version = models.CharField(max_length=64, blank=True)
     notes = models.JSONField(default=list, blank=True, help_text="What the replay changed to express the run")
@@ -561,6 +569,3 @@ class ConformanceCheck(models.Model):
     def __str__(self):
         return f"conformance of {self.run or self.scenario}: {self.status}"
 
-    @property
-    def is_finished(self):
-        return self.status in ConformanceStatus.TERMINAL
