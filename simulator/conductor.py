@@ -2,7 +2,7 @@
 (``nova/conductor/manager.py``, ``nova/conductor/tasks/migrate.py``, ``nova/scheduler``)."""
 from . import exceptions as exc
 from . import placement, reportclient
-from .models import Flavor, Migration
+from .models import Migration
 from .states import ConsumerType, MigrationStatus, MigrationType, ResourceClass, VmState
 from .wrappers import add_instance_fault_from_exc, event_reporter, wrap_instance_event
 
@@ -43,7 +43,7 @@ class MigrationTask:
         self.ctx = ctx
         self.host_list = host_list
         self.server = ctx.server
-        self.new_flavor = Flavor.objects.get(pk=ctx.state["request_spec"]["flavor_id"])
+        self.new_flavor = ctx.flavors[ctx.state["request_spec"]["flavor_id"]]
         self.is_resize = self.new_flavor.pk != self.server.flavor_id
         self.held_allocations = False
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .driver import Failure, FakeDriver
 from .exceptions import UnexpectedTaskStateError
-from .models import Host, InstanceAction, Migration, Server
+from .models import Flavor, Host, InstanceAction, Migration, ResourceProvider, Server
 from .params import fail_hosts
 
 LOG = logging.getLogger("simulator")
@@ -17,6 +17,13 @@ PROJECT_ID = "6f70656e737461636b20342065766572"
 USER_ID = "admin"
 CONDUCTOR = "conductor"
 API = "api"
+
+
+def _provider_of(host):
+    try:
+        return host.provider
+    except ResourceProvider.DoesNotExist:
+        return None
 
 
 class StepContext:
@@ -32,17 +39,30 @@ class StepContext:
         self.next_cast = None
         self.log_lines = []
         self.rescheduled_from = None  # the error a prep_resize rescheduled away from (the step failed)
-        self.server = (
-            Server.objects.select_for_update(of=("self",))
-            .select_related("host", "node", "flavor", "old_flavor", "new_flavor")
-            .get(pk=run.server_id)
-        )
+        hosts = list(Host.objects.filter(cloud=self.cloud).select_related("provider"))
+        self._hosts = {h.name: h for h in hosts}
+        self.flavors = {f.pk: f for f in Flavor.objects.filter(cloud=self.cloud)}
+        # The server's and the migration's hosts, nodes and flavors are the cloud's, loaded once.
+        self._related = {
+            Host: {h.pk: h for h in hosts},
+            ResourceProvider: {p.pk: p for p in filter(None, map(_provider_of, hosts))},
+            Flavor: self.flavors,
+        }
+        self.server = self._attach(Server.objects.select_for_update(of=("self",)).get(pk=run.server_id))
+        # The row is locked for the step, so its stored task_state is the last one loaded or saved.
+        self._stored_task_state = self.server.task_state
         self.migration = None
         if self.state.get("migration_id"):
-            self.migration = Migration.objects.select_related(
-                "source_compute", "source_node", "dest_compute", "dest_node", "old_flavor", "new_flavor"
-            ).get(pk=self.state["migration_id"])
-        self._hosts = {h.name: h for h in Host.objects.filter(cloud=self.cloud).select_related("provider")}
+            self.migration = self._attach(Migration.objects.get(pk=self.state["migration_id"]))
+
+    def _attach(self, record):
+        """Give ``record`` its hosts, nodes and flavors from the cloud's, without a query each."""
+        for field in record._meta.concrete_fields:
+            objects = self._related.get(field.related_model) if field.is_relation else None
+            value = getattr(record, field.attname) if objects is not None else None
+            if value is not None and value in objects:
+                field.set_cached_value(record, objects[value])
+        return record
 
     # -- where we are -------------------------------------------------------
     @contextlib.contextmanager
@@ -94,22 +114,22 @@ class StepContext:
 
     def save_server(self, expected_task_state=()):
         """``instance.save(expected_task_state=...)``."""
-        if expected_task_state:
-            actual = Server.objects.filter(pk=self.server.pk).values_list("task_state", flat=True).get()
-            if actual not in expected_task_state:
-                raise UnexpectedTaskStateError(
-                    instance_uuid=self.server.uuid,
-                    expected={"task_state": list(expected_task_state)},
-                    actual={"task_state": actual},
-                )
+        actual = self._stored_task_state
+        if expected_task_state and actual not in expected_task_state:
+            raise UnexpectedTaskStateError(
+                instance_uuid=self.server.uuid,
+                expected={"task_state": list(expected_task_state)},
+                actual={"task_state": actual},
+            )
         self.server.save()
+        self._stored_task_state = self.server.task_state
 
     def save_migration(self):
         self.migration.save()
 
-    @property
-    def action(self):
-        return InstanceAction.objects.get(pk=self.state["action_id"])
+    def action_failed(self):
+        """An event of the current action failed: the action's message becomes "Error"."""
+        InstanceAction.objects.filter(pk=self.state["action_id"]).update(message="Error")
 
     def record_action(self, action):
         """``_record_action_start``: a new action with its own request id."""

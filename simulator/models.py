@@ -376,8 +376,11 @@ class RunQuerySet(models.QuerySet):
         )
 
     def step_failed(self, text):
-        """A step rolled back by an error the reaper will retry: say why on the run."""
-        return self.update(error=text[:2000], executing="")
+        """A step rolled back by an error the reaper will retry: say why on the run, which has
+        started (its step was attempted) and is executing nothing now."""
+        return self.unfinished().update(
+            status=RunStatus.RUNNING, started=Coalesce("started", Value(timezone.now())), error=text[:2000], executing=""
+        )
 
     def stale(self, cutoff):
         """Unfinished runs waiting on a cast that have shown no sign of life since ``cutoff``."""
@@ -448,6 +451,12 @@ class Run(Finishing, models.Model):
         self.dispatched = self.progressed = timezone.now()
         if on_cast is not None:
             self._send_on_commit(on_cast)
+
+    def start_step(self, now):
+        """A step begins (in its transaction): a queued run starts with its first step."""
+        self.status = RunStatus.RUNNING
+        self.started = self.started or now
+        self.progressed = now
 
     def send_again(self, on_cast):
         """The reaper's redispatch of a lost cast: same step, new task id, one more redispatch."""

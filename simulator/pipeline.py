@@ -97,18 +97,20 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
     Returns the next seq, or None when the run is over or this cast was already
     executed (a redelivered message).
     """
-    run = Run.objects.filter(pk=run_id).only("seq", "status", "next_step", "params").first()
-    if run is None or run.seq != seq or not run.next_step or run.is_finished:
+    pending = Run.objects.filter(pk=run_id, seq=seq).unfinished().exclude(next_step="")
+    params = pending.values_list("params", flat=True).first()
+    if params is None:
         return None
     now = timezone.now()
-    Run.objects.filter(pk=run_id, seq=seq).executing(delivery.worker or "in-process", now)
-    if run.params.get("step_delay"):
-        time.sleep(run.params["step_delay"])  # the simulated duration of the step's work
+    if delay := params.get("step_delay"):  # the simulated duration of the step's work, shown as executing on its worker
+        pending.executing(delivery.worker or "in-process", now)
+        time.sleep(delay)
 
     with transaction.atomic():
         run = Run.objects.select_for_update(of=("self",)).select_related("cloud").get(pk=run_id)
         if run.seq != seq or not run.next_step or run.is_finished:
             return None
+        run.start_step(now)
         name, host = run.next_step, run.next_host
         ctx = StepContext(run, host, delivery)
         started = now

@@ -9,6 +9,8 @@ import functools
 import traceback
 from pathlib import Path
 
+from django.db.models import Subquery
+
 from . import exceptions as exc
 from .models import InstanceActionEvent, InstanceFault
 from .states import MigrationStatus, VmState
@@ -63,16 +65,12 @@ def _finish_event(ctx, event_name, error):
     ``finish_time`` and ``result``: an earlier error's traceback and details stay.
     """
     rows = InstanceActionEvent.objects.filter(action_id=ctx.state["action_id"], event=event_name)
-    event = rows.order_by("id").first()
-    event.finish_time = ctx.now()
-    event.result = "Error" if error else "Success"
+    first = rows.order_by("id").values("id")[:1]
+    finish = {"finish_time": ctx.now(), "result": "Error" if error else "Success"}
     if error:
-        event.traceback = format_traceback(error)
-        event.details = exc.fault_fields(error)[1]
-        action = ctx.action
-        action.message = "Error"
-        action.save(update_fields=["message"])
-    event.save()
+        finish.update(traceback=format_traceback(error), details=exc.fault_fields(error)[1])
+        ctx.action_failed()
+    InstanceActionEvent.objects.filter(pk=Subquery(first)).update(**finish)
 
 
 def wrap_instance_event(prefix):

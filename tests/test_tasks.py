@@ -181,19 +181,21 @@ def test_a_redelivered_step_does_nothing(db, casts, django_capture_on_commit_cal
     assert RunStep.objects.filter(run=run).count() == 1
 
 
-def test_a_step_that_raises_is_recorded_on_the_run_and_rolled_back(db, casts, monkeypatch):
-    run = started_run("bug-1825537")
+@pytest.mark.parametrize("step_delay, marked", [(0.01, socket.gethostname()), (0, "")])
+def test_a_step_that_raises_is_recorded_on_the_run_and_rolled_back(db, casts, monkeypatch, step_delay, marked):
+    """A step that takes time shows its worker meanwhile; an instant one is one transaction."""
+    run = started_run("bug-1825537", step_delay=step_delay)
     executing = []
 
     def broken_context(run_, host, delivery):
-        executing.append(Run.objects.get(pk=run_.pk).executing)  # marked as executing meanwhile
+        executing.append(Run.objects.get(pk=run_.pk).executing)
         raise KeyError("pipeline_state")
 
     monkeypatch.setattr(pipeline, "StepContext", broken_context)
     result = deliver(run, "conductor")
 
     assert result.failed() and isinstance(result.result, KeyError)
-    assert executing == [socket.gethostname()]
+    assert executing == [marked]
     run.refresh_from_db()
     assert run.error == "conductor.migrate_server failed: KeyError('pipeline_state')"
     assert run.executing == ""
