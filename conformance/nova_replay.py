@@ -13,7 +13,8 @@ consumer generation conflict.
 Input: [{"id": "...", "params": {...}}, ...], the simulator's resolved run parameters.
 Output (stdout, one JSON document):
     {"nova_version": ..., "placement_version": ...,
-     "results": {id: {"outcome": {...}} | {"skipped": "why"} | {"error": "traceback"}}}
+     "results": {id: {"outcome": {...}} | {"skipped": "why"} | {"error": "traceback"}},
+     "seconds": {id: how long its test case took: setUp, the test, tearDown}}
 Progress goes to stderr. The script runs the replays itself from empty temporary folders with
 the environment Nova's functional tests need; the caller only runs the command.
 """
@@ -126,8 +127,9 @@ def run_all(specs, jobs, verbose):
             todo.append(spec)
     header = versions()
     if not todo:
-        return {**header, "results": results}
+        return {**header, "results": results, "seconds": {}}
 
+    seconds = {}  # id -> how long its test case took (setUp, the test, tearDown)
     top, workers = tempfile.mkdtemp(prefix="nova-replay-"), []
     try:
         with open(os.path.join(top, "specs.json"), "w") as f:
@@ -170,6 +172,7 @@ def run_all(specs, jobs, verbose):
                 with open(path) as f:
                     done = json.load(f)
                 results[spec["id"]] = done["result"]
+                seconds[spec["id"]] = round(done["seconds"], 3)
                 header["nova_version"] = done.get("nova_version") or header["nova_version"]
             else:
                 tails = []
@@ -186,7 +189,7 @@ def run_all(specs, jobs, verbose):
                 proc.wait()
             logfile.close()
         shutil.rmtree(top, ignore_errors=True)
-    return {**header, "results": results}
+    return {**header, "results": results, "seconds": seconds}
 
 
 # -- a worker: replay specs in Nova ---------------------------------------------------------------

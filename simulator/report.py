@@ -17,12 +17,12 @@ def _own_name(provider):
 def snapshot(cloud=None, providers=None, name=_own_name):
     """Usages, allocations and inventories of every provider of ``cloud``, or of ``providers``,
     each under ``name(provider)`` (the list pages name them "cloud/name": names repeat across
-    clouds), in the providers' order (a cloud's: by name). Four queries for a cloud, three for
+    clouds), in the providers' order (a cloud's: by name). Three queries for a cloud, two for
     providers, whatever their number."""
     if providers is None:
         providers = ResourceProvider.objects.filter(cloud=cloud).order_by("name")
     names = {p.pk: name(p) for p in providers}
-    used = placement.used_by_provider(list(names))
+    used = {}  # (provider id, resource class) -> the sum of its allocations
     inventories = {}
     for inv in Inventory.objects.filter(provider_id__in=list(names)).order_by("resource_class"):
         inventories.setdefault(inv.provider_id, {})[inv.resource_class] = placement.inventory_record(inv)
@@ -33,6 +33,7 @@ def snapshot(cloud=None, providers=None, name=_own_name):
         .values_list("provider_id", "consumer__uuid", "consumer__consumer_type", "resource_class", "used")
     )
     for provider_id, consumer_uuid, consumer_type, rc, amount in rows:
+        used[provider_id, rc] = used.get((provider_id, rc), 0) + amount
         entry = allocations.setdefault(provider_id, {}).setdefault(
             consumer_uuid,
             {
