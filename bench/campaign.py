@@ -12,6 +12,9 @@ campaign's end. Everything is stopped and removed at the end.
 Reproduce from the repository root::
 
     .venv/bin/python bench/campaign.py [--runs 120] [--workers 1 2 4] [--max-in-flight 16]
+                                       [--databases sqlite postgresql]
+
+``--runs 0 --workers 2 --databases sqlite`` times the whole exhaustive campaign on the default set-up.
 """
 import argparse
 import os
@@ -60,6 +63,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=120, help="Entries of the exhaustive campaign (0: all).")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--max-in-flight", type=int, default=16)
+    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
     options = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     from tests.services import create_database, postgres_cluster
@@ -67,12 +71,13 @@ def main(argv=None):
     print(f"{os.cpu_count()} CPUs; campaign of {options.runs or 'all'} runs, {options.max_in_flight} in flight")
     print(f"{'database':12} {'workers':>7} {'runs':>6} {'seconds':>8} {'runs/s':>7}")
     with ExitStack() as stack:
-        databases = [("sqlite", None)]
-        try:
-            server = stack.enter_context(postgres_cluster())
-            databases.append(("postgresql", server))
-        except Exception as error:  # no initdb here: SQLite only
-            print(f"(PostgreSQL skipped: {error})")
+        databases = [("sqlite", None)] if "sqlite" in options.databases else []
+        if "postgresql" in options.databases:
+            try:
+                server = stack.enter_context(postgres_cluster())
+                databases.append(("postgresql", server))
+            except Exception as error:  # no initdb here
+                print(f"(PostgreSQL skipped: {error})")
         for label, server in databases:
             for workers in options.workers:
                 url = create_database(server, f"bench{workers}") if server else None
