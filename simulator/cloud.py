@@ -115,12 +115,13 @@ def prepare(run, params):
     """A run's cloud (fresh from the template, or the named one) and its server, booted if needed."""
     if params["cloud"]:
         cloud = Cloud.objects.get(name=params["cloud"])
+        server = find_server(cloud, params["server"])
     else:
         cloud = build_cloud(
             f"run-{run.pk}", params["hosts"], params["driver"], description=f"Built for run {run.pk} ({run.scenario})",
             flavors=flavor_rows(params),
         )
-    server = find_server(cloud, params["server"])
+        server = None  # a fresh cloud has none yet
     if server is None:
         flavor = lookup_flavor(cloud, params["flavor"])
         if flavor is None:
