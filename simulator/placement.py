@@ -8,9 +8,11 @@ consumer generation is a 409 ``placement.concurrent_update``.
 """
 import json
 import uuid as uuidlib
+from collections import Counter
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Prefetch, Q, Sum
+from django.db.models.functions import Coalesce
 
 from .models import Allocation, Consumer, Inventory, ResourceProvider
 from .states import RESOURCE_CLASSES
@@ -137,9 +139,11 @@ def _locked(provider):
     return locked
 
 
-def _bump_generation(provider):
-    provider.generation += 1
-    provider.save(update_fields=["generation"])
+def _bump_generations(providers):
+    """Bump the providers' generations in one UPDATE, and on the objects too."""
+    ResourceProvider.objects.filter(pk__in=[p.pk for p in providers]).update(generation=F("generation") + 1)
+    for provider in providers:
+        provider.generation += 1
 
 
 def set_inventory(provider, resource_class, record, generation=None):
@@ -160,7 +164,7 @@ def set_inventory(provider, resource_class, record, generation=None):
             resource_class=resource_class,
             defaults={name: record[name] for name in INVENTORY_FIELDS},
         )
-        _bump_generation(provider)
+        _bump_generations([provider])
     return provider
 
 
@@ -179,7 +183,7 @@ def delete_inventory(provider, resource_class):
         deleted, _ = Inventory.objects.filter(provider=provider, resource_class=resource_class).delete()
         if not deleted:
             raise _no_inventory(provider, resource_class)
-        _bump_generation(provider)
+        _bump_generations([provider])
     return provider
 
 
@@ -229,37 +233,75 @@ def used_by_provider(provider_ids):
     return {(pid, rc): total for pid, rc, total in rows}
 
 
+def _with_usage(inventories):
+    """The inventories (a queryset), each annotated with ``used``: what every consumer holds of
+    its class on its provider."""
+    return inventories.annotate(
+        used=Coalesce(
+            Sum("provider__allocations__used", filter=Q(provider__allocations__resource_class=F("resource_class"))),
+            0,
+        )
+    )
+
+
 def usages(provider):
     """``GET /resource_providers/{uuid}/usages``: classes with inventory and no allocation are 0."""
-    used = used_by_provider([provider.pk])
-    return {inv.resource_class: used.get((provider.pk, inv.resource_class), 0) for inv in provider.inventories.all()}
+    return {inv.resource_class: inv.used for inv in _with_usage(provider.inventories.order_by("resource_class"))}
 
 
 def cloud_usages(cloud):
-    """{provider name: {VCPU, MEMORY_MB, DISK_GB}} for every provider of a cloud, in two queries."""
-    providers = list(ResourceProvider.objects.filter(cloud=cloud).order_by("name"))
-    used = used_by_provider([p.pk for p in providers])
-    return {p.name: {rc: used.get((p.pk, rc), 0) for rc in RESOURCE_CLASSES} for p in providers}
+    """{provider name: {VCPU, MEMORY_MB, DISK_GB}} for every provider of a cloud, in one query."""
+    totals = {
+        rc: Coalesce(Sum("allocations__used", filter=Q(allocations__resource_class=rc)), 0) for rc in RESOURCE_CLASSES
+    }
+    rows = (
+        ResourceProvider.objects.filter(cloud=cloud)
+        .annotate(**totals)
+        .order_by("name")
+        .values_list("name", *RESOURCE_CLASSES)
+    )
+    return {name: dict(zip(RESOURCE_CLASSES, used)) for name, *used in rows}
+
+
+def _allocations_of(consumer_uuids):
+    """{consumer uuid: its ``get_allocations`` document} for those of the consumers that exist, in
+    one query (a consumer holding nothing is a single row without allocation)."""
+    rows = (
+        Consumer.objects.filter(uuid__in=consumer_uuids)
+        .order_by("allocations__provider_id", "allocations__resource_class")
+        .values_list(
+            "uuid",
+            "generation",
+            "consumer_type",
+            "project_id",
+            "user_id",
+            "allocations__provider__uuid",
+            "allocations__provider__generation",
+            "allocations__resource_class",
+            "allocations__used",
+        )
+    )
+    documents = {}
+    for consumer_uuid, generation, consumer_type, project_id, user_id, rp_uuid, rp_generation, rc, used in rows:
+        document = documents.setdefault(
+            str(consumer_uuid),
+            {
+                "allocations": {},
+                "consumer_generation": generation,
+                "consumer_type": consumer_type,
+                "project_id": project_id,
+                "user_id": user_id,
+            },
+        )
+        if rp_uuid is not None:
+            entry = document["allocations"].setdefault(str(rp_uuid), {"resources": {}, "generation": rp_generation})
+            entry["resources"][rc] = used
+    return documents
 
 
 def get_allocations(consumer_uuid):
     """``GET /allocations/{consumer}``; an unknown consumer has ``{"allocations": {}}``."""
-    consumer = Consumer.objects.filter(uuid=consumer_uuid).first()
-    if consumer is None:
-        return {"allocations": {}}
-    allocations = {}
-    for alloc in consumer.allocations.select_related("provider"):
-        entry = allocations.setdefault(
-            str(alloc.provider.uuid), {"resources": {}, "generation": alloc.provider.generation}
-        )
-        entry["resources"][alloc.resource_class] = alloc.used
-    return {
-        "allocations": allocations,
-        "consumer_generation": consumer.generation,
-        "consumer_type": consumer.consumer_type,
-        "project_id": consumer.project_id,
-        "user_id": consumer.user_id,
-    }
+    return next(iter(_allocations_of([consumer_uuid]).values()), {"allocations": {}})
 
 
 def post_allocations(cloud, payload):
@@ -294,9 +336,8 @@ def put_allocations(cloud, consumer_uuid, allocations, consumer_generation, cons
 
 
 def _write(cloud, payload):
-    requested = {}  # (provider id, rc) -> amount over all consumers of the write
-    provider_uuids = {str(rp_uuid) for body in payload.values() for rp_uuid in body["allocations"]}
-
+    """``post_allocations``'s write, inside its transaction: lock the consumers, then every
+    provider they hold or are given (in id order); check it all; then write."""
     consumer_uuids = [str(u) for u in payload]
     consumers = {
         str(c.uuid): c for c in Consumer.objects.select_for_update().filter(uuid__in=consumer_uuids)
@@ -310,10 +351,16 @@ def _write(cloud, payload):
             raise ConcurrentUpdate(
                 f"consumer generation conflict - expected {consumer.generation} but got {sent}"
             )
-        if consumer:
-            provider_uuids.update(
-                str(u) for u in consumer.allocations.values_list("provider__uuid", flat=True)
-            )
+
+    # What the consumers hold now: the write frees it, so its providers are locked too.
+    held = Allocation.objects.filter(consumer__in=consumers.values()).values_list(
+        "provider_id", "provider__uuid", "resource_class", "used"
+    )
+    freed = Counter()  # (provider id, rc) -> amount
+    provider_uuids = {str(rp_uuid) for body in payload.values() for rp_uuid in body["allocations"]}
+    for provider_id, rp_uuid, rc, amount in held:
+        freed[provider_id, rc] += amount
+        provider_uuids.add(str(rp_uuid))
 
     providers = {
         str(p.uuid): p
@@ -325,18 +372,12 @@ def _write(cloud, payload):
             "Unable to allocate inventory: resource provider %s not found." % ", ".join(sorted(missing))
         )
     by_pk = {p.pk: p for p in providers.values()}
-    provider_ids = list(by_pk)
-    used_before = used_by_provider(provider_ids)
     inventories = {
         (inv.provider_id, inv.resource_class): inv
-        for inv in Inventory.objects.filter(provider_id__in=provider_ids)
+        for inv in _with_usage(Inventory.objects.filter(provider__in=providers.values()))
     }
 
-    # Drop the consumers' current allocations, then check the new ones against what is left.
-    existing = [c.pk for c in consumers.values()]
-    Allocation.objects.filter(consumer_id__in=existing).delete()
-    used_others = used_by_provider(provider_ids)
-
+    requested = Counter()  # (provider id, rc) -> amount over all consumers of the write
     for body in payload.values():
         for rp_uuid, entry in body["allocations"].items():
             provider = providers[str(rp_uuid)]
@@ -349,19 +390,21 @@ def _write(cloud, payload):
                         f"'{provider.uuid}' invalid."
                     )
                 check_constraints(inventory, amount, provider.uuid)
-                requested[key] = requested.get(key, 0) + amount
+                requested[key] += amount
 
     for key, amount in requested.items():
         inventory = inventories[key]
-        new_used = used_others.get(key, 0) + amount
-        # Over capacity is tolerated only if the write does not make the overage worse.
-        if new_used > inventory.capacity and new_used > used_before.get(key, 0):
+        new_used = inventory.used - freed[key] + amount
+        # Over capacity (``used`` is before the write) is tolerated only if the write does not
+        # make the overage worse.
+        if new_used > inventory.capacity and new_used > inventory.used:
             raise _capacity_exceeded(inventory, by_pk[key[0]].uuid)
 
+    # A consumer left with nothing is deleted (its allocations with it); the others' are replaced.
+    kept, allocations = [], []
     for consumer_uuid, body in payload.items():
         consumer = consumers.get(str(consumer_uuid))
-        has_allocations = any(entry["resources"] for entry in body["allocations"].values())
-        if not has_allocations:
+        if not any(entry["resources"] for entry in body["allocations"].values()):
             if consumer:
                 consumer.delete()
             continue
@@ -375,18 +418,19 @@ def _write(cloud, payload):
                 user_id=body["user_id"],
             )
         else:
+            kept.append(consumer)
             consumer.generation += 1
             consumer.consumer_type = body.get("consumer_type") or consumer.consumer_type
             consumer.project_id, consumer.user_id = body["project_id"], body["user_id"]
             consumer.save(update_fields=["generation", "consumer_type", "project_id", "user_id"])
-        Allocation.objects.bulk_create(
+        allocations.extend(
             Allocation(provider=providers[str(rp_uuid)], consumer=consumer, resource_class=rc, used=amount)
             for rp_uuid, entry in body["allocations"].items()
             for rc, amount in entry["resources"].items()
         )
-
-    for provider in providers.values():
-        _bump_generation(provider)
+    Allocation.objects.filter(consumer__in=kept).delete()
+    Allocation.objects.bulk_create(allocations)
+    _bump_generations(providers.values())
 
 
 def simulate_concurrent_update(cloud, consumer_uuid):
@@ -408,10 +452,11 @@ def move_allocations(cloud, source_uuid, target_uuid, target_type, race=False):
     Returns False when the source holds nothing. With ``race`` a concurrent writer
     updates the source between the read and the write.
     """
-    source = get_allocations(source_uuid)
+    documents = _allocations_of([source_uuid, target_uuid])
+    source = documents.get(str(source_uuid), {"allocations": {}})
     if not source["allocations"]:
         return False
-    target = get_allocations(target_uuid)
+    target = documents.get(str(target_uuid), {})
     if race:
         simulate_concurrent_update(cloud, source_uuid)
     resources = {rp: {"resources": entry["resources"]} for rp, entry in source["allocations"].items()}
@@ -472,8 +517,7 @@ def allocation_candidates(cloud, resources, provider_names=None, limit=1000):
     providers = ResourceProvider.objects.filter(cloud=cloud).select_related("host").order_by("name")
     if provider_names is not None:
         providers = providers.filter(name__in=provider_names)
-    providers = list(providers.prefetch_related("inventories"))
-    used = used_by_provider([p.pk for p in providers])
+    providers = providers.prefetch_related(Prefetch("inventories", queryset=_with_usage(Inventory.objects.all())))
     candidates = []
     for provider in providers:
         inventories = {inv.resource_class: inv for inv in provider.inventories.all()}
@@ -484,9 +528,8 @@ def allocation_candidates(cloud, resources, provider_names=None, limit=1000):
             if inventory is None:
                 fits = False
                 break
-            current = used.get((provider.pk, rc), 0)
-            summary[rc] = {"capacity": inventory.capacity, "used": current}
-            if refusal(inventory_record(inventory), current, amount):
+            summary[rc] = {"capacity": inventory.capacity, "used": inventory.used}
+            if refusal(inventory_record(inventory), inventory.used, amount):
                 fits = False
                 break
         if fits:

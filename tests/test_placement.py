@@ -657,6 +657,44 @@ def test_post_allocations_applies_nothing_when_one_consumer_violates_constraints
     _assert_two_consumers_untouched(cloud, h1, h2, a, b)
 
 
+def test_a_consumer_created_meanwhile_by_another_writer_is_a_concurrent_update(small, monkeypatch):
+    """Another writer sent null for the same new consumer and inserted it first: Placement's 409,
+    and nothing of this write is left."""
+    provider = provider_of(small, "host1")
+    consumer = new_uuid()
+    check_constraints = placement.check_constraints
+
+    def other_writer_first(*args):  # runs after the write found no such consumer
+        if not Consumer.objects.filter(uuid=consumer).exists():
+            Consumer.objects.create(
+                cloud=small, uuid=consumer, consumer_type="INSTANCE", generation=1, project_id="p", user_id="u"
+            )
+        check_constraints(*args)
+
+    monkeypatch.setattr(placement, "check_constraints", other_writer_first)
+    with pytest.raises(placement.ConcurrentUpdate) as err:
+        put(small, consumer, on(provider, VCPU=1))
+    assert err.value.detail == "consumer generation conflict - expected 1 but got None"
+    assert placement.usages(provider) == ZERO
+    provider.refresh_from_db()
+    assert provider.generation == 0
+
+
+def test_post_allocations_costs_eleven_queries(two_consumers, django_assert_max_num_queries):
+    """Replacing one consumer and creating another: a savepoint, the consumers locked, what they
+    hold, the providers locked, their inventories with usage; the replaced consumer updated, the
+    new one inserted, the old allocations deleted, the new ones inserted, the providers'
+    generations bumped."""
+    cloud, h1, h2, a, b = two_consumers
+    new = new_uuid()
+    with django_assert_max_num_queries(11):
+        placement.post_allocations(
+            cloud, {a: body(on(h2, VCPU=1), generation=1), new: body(on(h1, VCPU=1, MEMORY_MB=512))}
+        )
+    assert resources_of(a) == {str(h2.uuid): {"VCPU": 1}}
+    assert resources_of(new) == {str(h1.uuid): {"VCPU": 1, "MEMORY_MB": 512}}
+
+
 # --- move_allocations ------------------------------------------------------------------------
 
 
@@ -694,6 +732,18 @@ def test_move_allocations_replaces_what_the_target_held(small):
         "host1": {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1},
         "host2": ZERO,
     }
+
+
+def test_move_allocations_costs_twelve_queries(small, django_assert_max_num_queries):
+    """One read of both consumers; then a savepoint, the consumers locked, what they hold, the
+    provider locked, its inventories with usage; the source deleted (its allocations first), the
+    target and its allocations inserted, the provider's generation bumped."""
+    h1 = provider_of(small, "host1")
+    instance, migration = new_uuid(), new_uuid()
+    put(small, instance, on(h1, VCPU=1, MEMORY_MB=512, DISK_GB=1))
+    with django_assert_max_num_queries(12):
+        assert placement.move_allocations(small, instance, migration, "MIGRATION") is True
+    assert resources_of(migration) == {str(h1.uuid): {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}}
 
 
 def test_move_allocations_returns_false_when_the_source_holds_nothing(small):
