@@ -443,6 +443,11 @@ class Run(Finishing, models.Model):
             return (self.finished - self.started).total_seconds()
         return None
 
+    # What a step changes on its run when it hands on to the next cast (a step that ends the run
+    # saves it whole: the report's fields too).
+    STEP_FIELDS = ("status", "started", "progressed", "error", "executing", "pipeline_state", "seq",
+                   "next_step", "next_host", "task_id", "dispatched")
+
     def hand_on(self, cast, on_cast=None):
         """Record the next cast (step, host) under a new task id; ``on_cast(run_id, seq, step,
         host, task_id)`` sends it once the transaction commits."""

@@ -148,9 +148,10 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
         run.executing = run.error = ""
         if next_cast:
             run.hand_on(next_cast, on_cast)
+            run.save(update_fields=Run.STEP_FIELDS)
         else:
             run.finish()
-        run.save()
+            run.save()
         return run.seq if next_cast else None
 
 

@@ -215,3 +215,29 @@ def test_a_step_whose_database_is_busy_is_retried_by_the_task(db, casts, first_w
     run.refresh_from_db()
     assert (run.seq, run.next_step, run.error) == (2, "compute.prep_resize", "")
     assert list(run.steps.values_list("name", "failed")) == [("conductor.migrate_server", False)]
+
+
+# -- what a step costs ----------------------------------------------------------------------------
+# The seed run's SQL statements, request and step by step (bench/pipeline.py times them against a
+# no-op Celery chain): a step that starts reading or writing row by row again fails here.
+SEED_RUN_BUDGET = [
+    ("nova-api: resize", 29),  # the run's fresh cloud, the boot, the 'before' snapshot, the request
+    ("conductor.migrate_server", 38),
+    ("compute.prep_resize", 14),
+    ("compute.resize_instance", 16),
+    ("compute.finish_resize", 45),  # and the end of the run: snapshot, audit, report, verdict
+]
+
+
+def test_the_seed_run_stays_within_its_sql_budget_step_by_step(db, django_assert_max_num_queries):
+    from simulator.pipeline import execute_step, start_run
+
+    (request, budget), *steps = SEED_RUN_BUDGET
+    with django_assert_max_num_queries(budget, info=request):
+        run = start_run("bug-1825537", {})
+    for seq, (name, budget) in enumerate(steps, start=1):
+        assert Run.objects.get(pk=run.pk).next_step == name
+        with django_assert_max_num_queries(budget, info=name):
+            execute_step(run.pk, seq)
+    run.refresh_from_db()
+    assert run.status == "done" and run.verdict["matched"] is True
