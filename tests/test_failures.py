@@ -134,17 +134,18 @@ def test_exhausted_reschedules_end_in_error_with_every_fault_nova_records(resize
 
 
 def test_requested_destination_is_not_rescheduled(resize):
-    report = resize("custom", hosts=["host1", "host2", "host3"], dest_host="host2", fail_at="prep_resize")
+    report = resize("custom", action="migrate", hosts=["host1", "host2", "host3"], dest_host="host2",
+                    fail_at="prep_resize")
     assert report["server"]["status"] == "ERROR"
     assert report["server"]["host"] == "host1"
     assert [e["event"] for e in report["events"]].count("compute_prep_resize") == 1
     assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO, "host3": ZERO}
 
 
-def test_requested_destination_is_where_the_resize_goes(resize):
-    report = resize("custom", hosts=["host1", "host2", "host3"], dest_host="host3")
+def test_requested_destination_is_where_the_migration_goes(resize):
+    report = resize("custom", action="migrate", hosts=["host1", "host2", "host3"], dest_host="host3")
     assert report["server"]["host"] == "host3"
-    assert report["usages"]["after"]["host3"] == SMALL
+    assert report["usages"]["after"]["host3"] == TINY
 
 
 def test_instance_fault_rollback_at_prep_resize_restores_active_with_the_inner_fault(resize):

@@ -120,6 +120,10 @@ def test_a_preset_sets_declared_parameters_to_valid_values(db, name):
     assert all(set(bugs) <= set(PARAMS["bugs"].values) for bugs in preset.expected)
 
 
+def test_a_destination_is_declared_for_cold_migration_only():
+    assert "cold migration" in PARAMS["dest_host"].help and "A resize takes no host" in PARAMS["dest_host"].help
+
+
 def test_the_presets_usages_are_the_default_flavors_resources():
     assert TINY == flavor_usage("m1.tiny")
     assert SMALL == flavor_usage("m1.small")
