@@ -148,6 +148,19 @@ def test_requested_destination_is_where_the_migration_goes(resize):
     assert report["usages"]["after"]["host3"] == TINY
 
 
+def test_a_migration_to_a_host_whose_service_is_down_is_accepted_and_finds_no_valid_host(demo_cloud):
+    # Nova 34: the API accepts it (202: it checks only that the host exists and is not the source);
+    # Placement offers host3, ComputeFilter drops it: NoValidHost, the server stays ACTIVE on host1.
+    demo_cloud.hosts.filter(name="host3").update(service_up=False)
+    report = build_report(finished_run("custom", cloud="demo", server="web", action="migrate", dest_host="host3"))
+
+    assert (report["server"]["status"], report["server"]["host"]) == ("ACTIVE", "host1")
+    assert report["migration"]["status"] == "error"
+    assert [f["message"] for f in report["faults"]] == ["No valid host was found. There are not enough hosts available."]
+    assert [(e["event"], e["result"]) for e in report["events"]] == [
+        ("conductor_migrate_server", "Error"), ("cold_migrate", "Error")]
+
+
 def test_instance_fault_rollback_at_prep_resize_restores_active_with_the_inner_fault(resize):
     report = resize(
         "custom", fail_at="prep_resize", exception="InstanceFaultRollback", inner_exception="UnableToMigrateToSelf",
