@@ -1,11 +1,14 @@
 """The compute API (``nova/compute/api.py``): the checks a resize, cold migration, confirm or
 revert request passes before anything is cast, and Nova's HTTP answer when it does not. (The
 body's schema, checked before all of these, is ``api_schema``'s.)"""
+from types import SimpleNamespace
+
 from django.db.models import Q
 
 from . import exceptions as exc
 from .context import CONDUCTOR
 from .models import Flavor, Migration
+from .params import flavor_rows
 from .states import MigrationStatus, TaskState, VmState
 
 # ``@check_instance_state`` of resize (which a cold migration is too).
@@ -94,6 +97,37 @@ def migrate(ctx, host_name=None):
     if host_name is not None:
         _check_destination(host_name, server.host.name, ctx.host_exists(host_name))
     _send(ctx, "migrate", server.flavor, [server.host.name], host_name)
+
+
+def refusal(params):
+    """What the compute API answers the request of a run in a fresh cloud, known from its
+    parameters alone — its server is booted in ``vm_state`` on the source host, whose service is
+    up, with the flavors of ``flavor_rows``: a RequestRejected, or None when the request is
+    accepted. Nova names the server by its uuid, which does not exist yet: ``<uuid>`` stands for
+    it (as conformance normalises it). None for a shared cloud, whose server's state only the
+    request itself can tell."""
+    if params["cloud"]:
+        return None
+    server = SimpleNamespace(uuid="<uuid>", vm_state=params["vm_state"], task_state=None)
+    flavors = [
+        SimpleNamespace(flavorid=flavorid, name=name, root_gb=root_gb, disabled=False)
+        for flavorid, name, _, _, root_gb in flavor_rows(params)
+    ]
+
+    def flavor(ref):
+        return next((f for f in flavors if ref in (f.flavorid, f.name)), None)
+
+    try:
+        if params["action"] == "migrate":
+            _check_instance_state(server, "migrate", MOVE_VM_STATES)
+            if params["dest_host"]:
+                _check_destination(params["dest_host"], params["source_host"], params["dest_host"] in params["hosts"])
+        else:
+            _check_instance_state(server, "resize", MOVE_VM_STATES)
+            _checked_flavor(flavor(params["flavor"]), flavor(params["new_flavor"]), params["new_flavor"])
+    except RequestRejected as error:
+        return error
+    return None
 
 
 def _send(ctx, action, flavor, ignore_hosts, destination):
