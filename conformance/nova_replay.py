@@ -15,6 +15,8 @@ Output (stdout, one JSON document):
     {"nova_version": ..., "placement_version": ...,
      "results": {id: {"outcome": {...}} | {"skipped": "why"} | {"error": "traceback"}},
      "seconds": {id: how long its test case took: setUp, the test, tearDown}}
+A move request Nova's API refuses (a 4xx: a resize with a host, a migration to the source host,
+...) has the refusal as its outcome: {"refused": {"status": 400, "message": "..."}}.
 Progress goes to stderr. The script runs the replays itself from empty temporary folders with
 the environment Nova's functional tests need; the caller only runs the command.
 """
@@ -81,8 +83,6 @@ def not_replayable(params):
     """Why these parameters are not replayed (None when they are)."""
     if params.get("cloud"):
         return f"ran in the shared cloud {params['cloud']!r}, whose other servers a replay would not have"
-    if params.get("dest_host") and params.get("action", "resize") != "migrate":
-        return "a resize takes no host in Nova's API (400: Additional properties are not allowed)"
     if params.get("vm_state", "active") not in VM_STATES:
         return f"vm_state {params.get('vm_state')!r} is not replayed (only {', '.join(VM_STATES)})"
     problems = []
@@ -102,6 +102,19 @@ def not_replayable(params):
     if params.get("source_host") not in hosts:
         problems.append(f"source_host {params.get('source_host')!r} is not one of the hosts")
     return "; ".join(problems) or None
+
+
+def refusal(response):
+    """A 4xx answer of Nova's API as an outcome: {"status", "message"} (the message of its error
+    document, ``{"badRequest": {"code": 400, "message": ...}}``); None for any other answer."""
+    if response is None or not 400 <= response.status_code < 500:
+        return None
+    try:
+        document = response.json()
+        message = next(iter(document.values()))["message"]
+    except (ValueError, StopIteration, TypeError, KeyError, AttributeError):
+        message = response.text
+    return {"status": response.status_code, "message": scrub(message)}
 
 
 # -- the parent: run workers, gather results ------------------------------------------------------
@@ -270,6 +283,7 @@ def make_test_case():
     from nova.scheduler import manager as scheduler_manager
     from nova.tests import fixtures as nova_fixtures
     from nova.tests.functional import integrated_helpers
+    from nova.tests.functional.api import client as api_client
     from nova.virt import fake
 
     venv_prefix = os.path.abspath(
@@ -528,17 +542,41 @@ def make_test_case():
                 name, vcpus, ram, disk = spec.split(":")
                 self.admin_api.post_flavor({"flavor": {"name": name, "vcpus": int(vcpus), "ram": int(ram),
                                                        "disk": int(disk)}})
-            flavors = {f["name"]: f for f in self.api.get_flavors()}
-            server = self._boot_and_check_allocations(flavors[p["flavor"]], p["source_host"])
+            flavors = self.api.get_flavors()
+
+            def flavor_ref(ref):  # a flavor named by its flavorid or its name, as its flavorid
+                return next((f["id"] for f in flavors if ref in (f["id"], f["name"])), ref)
+
+            boot_flavor = next(f for f in flavors if f["id"] == flavor_ref(p["flavor"]))
+            server = self._boot_and_check_allocations(boot_flavor, p["source_host"])
             self.server_id = server_id = server["id"]
             if p.get("vm_state") == "stopped":
                 self.request("setup", server_id, {"os-stop": None})
             setup_requests = {a["request_id"] for a in self.api.get_instance_actions(server_id)}
-            if p.get("action", "resize") == "migrate":  # a cold migration; a host from microversion 2.56
-                body = {"migrate": {"host": p["dest_host"]} if p.get("dest_host") else None}
+            # The body the parameters make, whether or not Nova takes it: a cold migration (a host
+            # from microversion 2.56), or a resize (a flavorRef), each with whatever else was asked.
+            body = {}
+            if p.get("action", "resize") == "migrate":
+                if p.get("dest_host"):
+                    body["host"] = p["dest_host"]
+                if p.get("new_flavor"):
+                    body["flavorRef"] = flavor_ref(p["new_flavor"])
+                body = {"migrate": body or None}
             else:
-                body = {"resize": {"flavorRef": flavors[p["new_flavor"]]["id"]}}
-            server = self.request("resize", server_id, body)
+                if p.get("new_flavor"):
+                    body["flavorRef"] = flavor_ref(p["new_flavor"])
+                if p.get("dest_host"):
+                    body["host"] = p["dest_host"]
+                body = {"resize": body}
+            try:
+                server = self.request("resize", server_id, body)
+            except api_client.OpenStackApiException as error:
+                refused = refusal(error.response)
+                if refused is None:
+                    raise
+                self.phase = "done"
+                self.sink["outcome"] = {"refused": refused}  # nothing was cast: the refusal is the outcome
+                return
             then = p.get("then") or "none"
             if then != "none" and server["status"] == "VERIFY_RESIZE":
                 body = {"confirmResize": None} if then == "confirm" else {"revertResize": None}

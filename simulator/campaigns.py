@@ -3,10 +3,12 @@
 A definition is a base (a preset, and parameters to override) and axes over the declared run
 parameters, each a list of values or "all" (every valid value the declaration allows). Its
 expansion is the full product, or ``sample`` combinations drawn with ``seed``; combinations the
-simulator's validation refuses — Nova's API or the driver cannot express them — are skipped and
-counted with the reason. Runs go out with at most ``max_in_flight`` unfinished at once: each run
-that ends wakes the dispatcher, which starts the next ones (so the broker is never flooded), and
-the reaper wakes it too, so a lost wake-up loses no run.
+simulator's validation refuses — the driver cannot express them, or Nova's API refuses the
+request (a resize with a host, a migration to the source host, a server in a state that cannot
+move: its 400 or 409, in its words) — are skipped and counted with the reason. Runs go out with
+at most ``max_in_flight`` unfinished at once: each run that ends wakes the dispatcher, which
+starts the next ones (so the broker is never flooded), and the reaper wakes it too, so a lost
+wake-up loses no run.
 """
 import csv
 import io
@@ -20,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from . import compute_api
 from .models import Campaign, RunStep
 from .params import CHOICE, CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS, ParamError
 from .pipeline import STEPS, InvalidRun, abort, run_to_completion, start_run
@@ -114,9 +117,13 @@ def expand(definition):
     plan, skipped = [], []
     for values in combinations:
         try:
-            resolve(scenario, {**overrides, **values})
+            params = resolve(scenario, {**overrides, **values})
         except ParamError as error:
             skipped.append({"values": values, "field": error.field, "reason": error.message})
+            continue
+        refused = compute_api.refusal(params)  # Nova's API would answer 400 or 409
+        if refused is not None:
+            skipped.append({"values": values, "field": refused.field, "reason": refused.message})
             continue
         plan.append(values)
         if sample is not None and len(plan) == sample:

@@ -1,11 +1,18 @@
-"""The compute API (``nova/compute/api.py``): the checks a resize, confirm or revert
-request passes before anything is cast, and Nova's HTTP answer when it does not."""
+"""The compute API (``nova/compute/api.py``): the checks a resize, cold migration, confirm or
+revert request passes before anything is cast, and Nova's HTTP answer when it does not. (The
+body's schema, checked before all of these, is ``api_schema``'s.)"""
+from types import SimpleNamespace
+
 from django.db.models import Q
 
 from . import exceptions as exc
 from .context import CONDUCTOR
 from .models import Flavor, Migration
+from .params import flavor_rows
 from .states import MigrationStatus, TaskState, VmState
+
+# ``@check_instance_state`` of resize (which a cold migration is too).
+MOVE_VM_STATES = (VmState.ACTIVE, VmState.STOPPED)
 
 
 class RequestRejected(Exception):
@@ -41,41 +48,86 @@ def lookup_flavor(cloud, flavor_ref):
     return Flavor.objects.filter(Q(flavorid=flavor_ref) | Q(name=flavor_ref), cloud=cloud).first()
 
 
-def resize(ctx, flavor_ref):
-    """``POST /servers/{id}/action {"resize": {"flavorRef": ...}}`` → 202."""
-    server = ctx.server
-    _check_instance_state(server, "resize", (VmState.ACTIVE, VmState.STOPPED))
-    _check_source_up(server)
+def _checked_flavor(current, new_flavor, flavor_ref):
+    """The new flavor's checks of ``API.resize``: it exists, has a disk if the current one has,
+    is enabled, and differs from the current one. Returns it, or refuses (400)."""
     try:
-        new_flavor = lookup_flavor(ctx.cloud, flavor_ref)
         if new_flavor is None:
             raise exc.FlavorNotFound(flavor_id=flavor_ref)
-        if new_flavor.root_gb == 0 and server.flavor.root_gb != 0:
+        if new_flavor.root_gb == 0 and current.root_gb != 0:
             raise exc.CannotResizeDisk(reason="Resize to zero disk flavor is not allowed.")
         if new_flavor.disabled:
             raise exc.FlavorNotFound(flavor_id=flavor_ref)
-        if new_flavor.pk == server.flavor_id:
+        if new_flavor.flavorid == current.flavorid:
             raise exc.CannotResizeToSameFlavor()
     except exc.NovaException as error:
         raise RequestRejected(400, error.format_message(), "new_flavor") from error
+    return new_flavor
 
+
+def _check_destination(host_name, source_name, exists):
+    """``API._validate_host_for_cold_migrate``: not the source host, a host that exists (400).
+    Whether its service is disabled or down is the scheduler's business, not the API's."""
+    if host_name == source_name:
+        raise RequestRejected(400, exc.CannotMigrateToSameHost().format_message(), "dest_host")
+    if not exists:
+        raise RequestRejected(400, exc.ComputeHostNotFound(host=host_name).format_message(), "dest_host")
+
+
+def resize(ctx, flavor_ref):
+    """``POST /servers/{id}/action {"resize": {"flavorRef": ...}}`` → 202. A resize takes no host
+    (Nova's schema refuses one; ``compute_api.resize`` is always called without): the scheduler
+    chooses, and may pick the source only with allow_resize_to_same_host."""
+    server = ctx.server
+    _check_instance_state(server, "resize", MOVE_VM_STATES)
+    _check_source_up(server)
+    new_flavor = _checked_flavor(server.flavor, lookup_flavor(ctx.cloud, flavor_ref), flavor_ref)
     ignore_hosts = [] if ctx.params.get("allow_resize_to_same_host") else [server.host.name]
-    _send(ctx, "resize", new_flavor, ignore_hosts, ctx.params.get("dest_host") or None)
+    _send(ctx, "resize", new_flavor, ignore_hosts, None)
 
 
 def migrate(ctx, host_name=None):
     """``POST /servers/{id}/action {"migrate": {"host": ...}}`` (the host from microversion 2.56) → 202:
     a cold migration keeps the flavor. The source host is never a candidate (the fake driver does
-    not report COMPUTE_SAME_HOST_COLD_MIGRATE), whatever allow_resize_to_same_host says."""
+    not report COMPUTE_SAME_HOST_COLD_MIGRATE), whatever allow_resize_to_same_host says; a
+    targeted one is never rescheduled."""
     server = ctx.server
-    _check_instance_state(server, "migrate", (VmState.ACTIVE, VmState.STOPPED))
+    _check_instance_state(server, "migrate", MOVE_VM_STATES)
     _check_source_up(server)
     if host_name is not None:
-        if host_name == server.host.name:
-            raise RequestRejected(400, exc.CannotMigrateToSameHost().format_message(), "dest_host")
-        if not ctx.host_exists(host_name):
-            raise RequestRejected(400, exc.ComputeHostNotFound(host=host_name).format_message(), "dest_host")
+        _check_destination(host_name, server.host.name, ctx.host_exists(host_name))
     _send(ctx, "migrate", server.flavor, [server.host.name], host_name)
+
+
+def refusal(params):
+    """What the compute API answers the request of a run in a fresh cloud, known from its
+    parameters alone — its server is booted in ``vm_state`` on the source host, whose service is
+    up, with the flavors of ``flavor_rows``: a RequestRejected, or None when the request is
+    accepted. Nova names the server by its uuid, which does not exist yet: ``<uuid>`` stands for
+    it (as conformance normalises it). None for a shared cloud, whose server's state only the
+    request itself can tell."""
+    if params["cloud"]:
+        return None
+    server = SimpleNamespace(uuid="<uuid>", vm_state=params["vm_state"], task_state=None)
+    flavors = [
+        SimpleNamespace(flavorid=flavorid, name=name, root_gb=root_gb, disabled=False)
+        for flavorid, name, _, _, root_gb in flavor_rows(params)
+    ]
+
+    def flavor(ref):
+        return next((f for f in flavors if ref in (f.flavorid, f.name)), None)
+
+    try:
+        if params["action"] == "migrate":
+            _check_instance_state(server, "migrate", MOVE_VM_STATES)
+            if params["dest_host"]:
+                _check_destination(params["dest_host"], params["source_host"], params["dest_host"] in params["hosts"])
+        else:
+            _check_instance_state(server, "resize", MOVE_VM_STATES)
+            _checked_flavor(flavor(params["flavor"]), flavor(params["new_flavor"]), params["new_flavor"])
+    except RequestRejected as error:
+        return error
+    return None
 
 
 def _send(ctx, action, flavor, ignore_hosts, destination):

@@ -143,13 +143,15 @@ class MigrationTask:
         allowed = [
             h.name
             for h in ctx.hosts()
-            if h.service_up
-            and h.name not in spec["ignore_hosts"]
-            and spec["requested_destination"] in (None, h.name)
+            if h.name not in spec["ignore_hosts"] and spec["requested_destination"] in (None, h.name)
         ]
         candidates = placement.allocation_candidates(ctx.cloud, resources, provider_names=allowed)
         if not candidates:
             raise exc.NoValidHost(reason="")
+        # ComputeFilter drops what Placement offered on a host whose service is down.
+        candidates = [c for c in candidates if c["provider"].host.service_up]
+        if not candidates:
+            raise exc.NoValidHost(reason="There are not enough hosts available.")
         # RAMWeigher: most free memory first; ties by name for a stable order.
         candidates.sort(
             key=lambda c: (

@@ -6,7 +6,9 @@ Nova lives in its own virtualenv (``make nova-env``; its pins clash with the pro
 same server on the same hosts with the same fake driver, send the same resize, inject the same
 failure at the same point and host, and do the same confirm or revert. Both sides are reduced
 to one normalised outcome (``OUTCOME_FIELDS``); UUIDs inside messages are the only thing
-normalised away.
+normalised away. A request Nova's API refuses (a 4xx) has that refusal as its outcome,
+``{"refused": {"status", "message"}}``, compared like any other: the simulator must refuse it
+too, with the same status and message.
 """
 import json
 import re
@@ -104,15 +106,20 @@ def outcome_of(run):
     }
 
 
+def refused(status, message):
+    """The outcome of a request the API refuses: nothing was cast, the refusal is what happened."""
+    return {"refused": {"status": status, "message": _messages(message)}}
+
+
 def simulate(scenario, params):
     """The simulator's outcome of these parameters, run in this process and rolled back: it
-    leaves no run, cloud or server behind."""
+    leaves no run, cloud or server behind. A request it refuses has its refusal as outcome."""
     with transaction.atomic():
         try:
             run = start_run(scenario, params)
         except (InvalidRun, ParamError) as error:
             transaction.set_rollback(True)
-            return {"refused": {"status": getattr(error, "status", 400), "message": error.message}}
+            return refused(getattr(error, "status", 400), error.message)
         outcome = outcome_of(run_to_completion(run))
         transaction.set_rollback(True)
     return outcome
@@ -216,6 +223,9 @@ def describe(check):
     name = f"run {check.run_id}" if check.run_id else check.scenario
     notes = f" ({'; '.join(check.notes)})" if check.notes else ""
     line = f"{name}{notes}: {ConformanceStatus.label_of(check.status)}"
+    if check.status == ConformanceStatus.MATCHED and "refused" in (check.nova or {}):
+        refusal = check.nova["refused"]
+        line += f" (both refuse it: {refusal['status']} {refusal['message']})"
     if check.status == ConformanceStatus.DIFFERS:
         line += "".join(
             f"\n    {field}: simulator {json.dumps(mine)}, Nova {json.dumps(theirs)}"

@@ -178,7 +178,8 @@ PARAMS = {
         ),
         Param(
             "dest_host", GROUP_RESIZE, TEXT, None,
-            "Requested destination (no reschedule, as in Nova).",
+            "Target host of a cold migration (action migrate, microversion 2.56; never rescheduled, as in "
+            "Nova). A resize takes no host: Nova's API refuses one (400).",
             nullable=True, empty="the scheduler chooses",
         ),
         Param(

@@ -1,10 +1,14 @@
 """A run's parameters, completed and checked: each against its declaration in ``params.py``,
 then the rules that involve several of them or the database (hosts and flavors that exist, the
-server of an existing cloud, what a failure point can raise)."""
+server of an existing cloud, what a failure point can raise), then the request's body as Nova's
+API schema takes it (``api_schema``: a resize takes no host, a cold migration no flavor)."""
+from django.db.models import Q
+
+from . import api_schema
 from . import exceptions as exc
 from .cloud import find_server
 from .driver import POINTS
-from .models import Cloud, Host
+from .models import Cloud, Flavor, Host
 from .params import (
     CHOICE,
     CHOICES,
@@ -24,35 +28,74 @@ from .params import (
 from .presets import CUSTOM, SCENARIO, SCENARIOS
 
 
-def resolve(scenario_name, overrides):
-    """The complete, validated parameters of a run: the preset's, then ``overrides``."""
+def _base(scenario_name):
+    """What a run starts from: the preset's parameters, or the defaults (custom)."""
     if scenario_name == CUSTOM:
-        base = dict(DEFAULTS)
-    elif scenario_name in SCENARIOS:
-        base = SCENARIOS[scenario_name].all_params()
-    else:
-        raise ParamError("scenario", SCENARIO.unknown_message(scenario_name))
+        return dict(DEFAULTS)
+    if scenario_name in SCENARIOS:
+        return SCENARIOS[scenario_name].all_params()
+    raise ParamError("scenario", SCENARIO.unknown_message(scenario_name))
+
+
+def _without_resize_flavor(params, overrides):
+    """A cold migration keeps the server's flavor: the preset's or the default's resize flavor,
+    which it did not ask for, does not go into its request."""
+    if params["action"] == "migrate" and "new_flavor" not in overrides:
+        params["new_flavor"] = None
+
+
+def resolve(scenario_name, overrides):
+    """The complete, validated parameters of a run: the preset's, then ``overrides``. The cloud
+    they describe is checked first (hosts, flavors, the failure), then the request as Nova's API
+    takes it (the action's body against Nova's schema)."""
+    base = _base(scenario_name)
     unknown = sorted(set(overrides) - set(PARAMS))
     if unknown:
         raise ParamError(unknown[0], f"Unknown parameter '{unknown[0]}'.")
     params = {**base, **overrides}
     for param in PARAMS.values():
         params[param.name] = _checked(param, params[param.name])
-    if params["action"] == "migrate" and "new_flavor" not in overrides:
-        params["new_flavor"] = None  # the preset's or the default's resize flavor does not apply
-    _check_action(params)
+    _without_resize_flavor(params, overrides)
     _check_cloud(params, overrides)
     _check_failure(params)
+    _check_request(params)
     return params
 
 
-def _check_action(params):
-    """A resize needs a new flavor; a cold migration keeps the server's (its body has no flavorRef)."""
-    if params["action"] == "resize" and not params["new_flavor"]:
-        raise ParamError("new_flavor", "new_flavor is required for a resize.")
-    if params["action"] == "migrate":
-        if params["new_flavor"]:
-            raise ParamError("new_flavor", "A cold migration keeps the server's flavor: leave new_flavor empty.")
+def requested(scenario_name, overrides):
+    """The parameters of a request as it was made, whether or not it is accepted: the preset's,
+    then ``overrides`` (each value normalised where it is valid, kept as given where not). What a
+    refused request is replayed in Nova with."""
+    params = {**_base(scenario_name), **overrides}
+    for param in PARAMS.values():
+        try:
+            params[param.name] = _checked(param, params.get(param.name))
+        except ParamError:
+            pass
+    if params.get("action") in ("resize", "migrate"):
+        _without_resize_flavor(params, overrides)
+    return params
+
+
+def _check_request(params):
+    """The server action's body against Nova's request schema: a resize takes no host, a cold
+    migration no flavor (``api_schema``). What the compute API then checks against the server
+    and the cloud (its state, the flavor, the target host) is in ``compute_api``."""
+    if api_schema.refusal(*api_schema.action_body(params, params["new_flavor"])):
+        # worded with the body Nova would have received: new_flavor as its flavorid
+        raise api_schema.refusal(*api_schema.action_body(params, _flavor_ref(params)))
+
+
+def _flavor_ref(params):
+    """``new_flavor`` as the API's flavorRef: the flavorid of the flavor it names (by name or
+    flavorid) in the run's cloud, else as given."""
+    ref = params["new_flavor"]
+    if not ref:
+        return ref
+    if params["cloud"]:
+        flavor = Flavor.objects.filter(Q(flavorid=ref) | Q(name=ref), cloud__name=params["cloud"]).first()
+        return flavor.flavorid if flavor else ref
+    return next((flavorid for flavorid, name, *_ in flavor_rows(params) if ref in (flavorid, name)), ref)
 
 
 def _empty(value):
@@ -137,9 +180,8 @@ def _check_cloud(params, overrides):
             raise ParamError("hosts", "Host names must be unique in a cloud.")
         if params["flavor"] not in {name for flavor in flavor_rows(params) for name in flavor[:2]}:
             raise ParamError("flavor", exc.FlavorNotFound(flavor_id=params["flavor"]).format_message())
-    for key in ("source_host", "dest_host"):
-        if params[key] and params[key] not in host_names:
-            raise _host_not_found(key, params[key])
+    if params["source_host"] not in host_names:
+        raise _host_not_found("source_host", params["source_host"])
     for name in fail_hosts(params):
         if name not in host_names:
             raise _host_not_found("fail_host", name)

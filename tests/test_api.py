@@ -147,7 +147,8 @@ KNOWN_POINTS = "select_destinations, prep_resize, migrate_disk_and_power_off, fi
         ({"new_flavor": "1"}, "new_flavor", "When resizing, instances must change flavor!"),
         ({"new_flavor": "m1.huge"}, "new_flavor", "Flavor m1.huge could not be found."),
         ({"flavor": "m1.huge"}, "flavor", "Flavor m1.huge could not be found."),
-        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
+        ({"action": "migrate", "new_flavor": None, "dest_host": "host9"}, "dest_host",
+         "Compute host host9 could not be found."),
         ({"source_host": "host9"}, "source_host", "Compute host host9 could not be found."),
         ({"fail_host": "host9"}, "fail_host", "Compute host host9 could not be found."),
         ({"fail_at": "spawn"}, "fail_at", f"Unknown failure point 'spawn'. Known: {KNOWN_POINTS}, "),
@@ -192,7 +193,28 @@ def test_bad_runs_are_400_naming_the_field_in_novas_words(post_run, broker, body
 def test_the_messages_are_exactly_novas(post_run):
     assert post_run({"new_flavor": "m1.tiny"}).json() == {"new_flavor": ["When resizing, instances must change flavor!"]}
     assert post_run({"new_flavor": "m1.huge"}).json() == {"new_flavor": ["Flavor m1.huge could not be found."]}
-    assert post_run({"dest_host": "host9"}).json() == {"dest_host": ["Compute host host9 could not be found."]}
+    assert post_run({"action": "migrate", "new_flavor": None, "dest_host": "host9"}).json() == {
+        "dest_host": ["Compute host host9 could not be found."]}
+
+
+def test_a_resize_with_a_destination_is_400_as_novas_api_answers_it(post_run, broker):
+    # Nova 34's resize schema takes flavorRef and OS-DCF:diskConfig only, at every microversion.
+    response = post_run({"scenario": "custom", "hosts": ["host1", "host2", "host3"], "dest_host": "host3"})
+
+    assert response.status_code == 400
+    assert response.json() == {"dest_host": [
+        "Invalid input for field/attribute resize. Value: {'flavorRef': '2', 'host': 'host3'}. "
+        "Additional properties are not allowed ('host' was unexpected)"]}
+    assert Run.objects.count() == 0 and Cloud.objects.count() == 0 and broker.casts == []
+
+
+def test_a_destination_is_for_a_cold_migration(post_run):
+    response = post_run({"scenario": "custom", "action": "migrate", "hosts": ["host1", "host2", "host3"],
+                         "dest_host": "host3", "then": "confirm"})
+    assert response.status_code == 202
+    report = build_report(finish(response))
+    assert (report["server"]["host"], report["server"]["flavor"]) == ("host3", "m1.tiny")
+    assert (report["migration"]["migration_type"], report["migration"]["status"]) == ("migration", "confirmed")
 
 
 def test_a_server_already_being_resized_is_409(post_run, demo_cloud, broker):
@@ -1259,7 +1281,7 @@ def endpoints(targets):
     return [
         ("post", "/api/runs/", {"scenario": "custom", "hosts": ["a", "b"], "source_host": "a", "new_flavor": "m1.small",
                                 "fail_at": "finish_migration", "exception": "ResizeError", "bugs": [], "max_attempts": 2,
-                                "step_delay": 0, "then": "none", "vm_state": "active", "dest_host": "b",
+                                "step_delay": 0, "then": "none", "vm_state": "active", "dest_host": None,
                                 "allow_resize_to_same_host": False, "reason": "r", "fail_host": "b", "driver": "FakeDriver",
                                 "server": "s", "flavor": "m1.tiny", "inner_exception": None, "cloud": None}),
         ("post", f"/api/runs/{t.done}/rerun/", {}),

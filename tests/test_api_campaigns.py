@@ -255,6 +255,21 @@ def test_preview_says_how_many_runs_and_why_some_are_skipped_without_starting_an
     assert Campaign.objects.count() == 0 and Run.objects.count() == 0 and broker.woken == []
 
 
+def test_a_campaign_resizing_to_a_host_skips_each_combination_with_novas_reason(api, post_campaign, broker):
+    body = {"scenario": "custom", "params": {"hosts": ["host1", "host2", "host3"]},
+            "axes": {"action": ["resize", "migrate"], "dest_host": ["host3"]}}
+    reason = ("Invalid input for field/attribute resize. Value: {'flavorRef': '2', 'host': 'host3'}. "
+              "Additional properties are not allowed ('host' was unexpected)")
+
+    preview = api.post("/api/campaigns/preview/", body, format="json").json()
+    assert (preview["runs"], preview["skipped"], preview["skipped_reasons"]) == (1, 1, [{"reason": reason, "count": 1}])
+    campaign = post_campaign(body).json()
+    assert (campaign["progress"]["total"], campaign["progress"]["skipped"]) == (1, 1)  # the cold migration runs
+    results = api.get(f"/api/campaigns/{campaign['id']}/results/").json()
+    assert results["skipped"] == [{"values": {"action": "resize", "dest_host": "host3"}, "field": "dest_host",
+                                   "reason": reason}]
+
+
 def test_a_sample_draws_that_many_runs_with_its_seed(api, post_campaign):
     body = {"scenario": "bug-1825537", "axes": {"exception": "all", "bugs": "all"}, "sample": 5, "seed": 7}
     preview = api.post("/api/campaigns/preview/", body, format="json").json()

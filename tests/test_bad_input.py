@@ -25,7 +25,6 @@ def refused(scenario="bug-1825537", **overrides):
         ({"new_flavor": "m1.huge"}, "new_flavor", "Flavor m1.huge could not be found."),
         ({"flavor": "m1.huge"}, "flavor", "Flavor m1.huge could not be found."),
         ({"source_host": "host9"}, "source_host", "Compute host host9 could not be found."),
-        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
         ({"fail_host": "host9"}, "fail_host", "Compute host host9 could not be found."),
         ({"fail_at": "spawn"}, "fail_at", "Unknown failure point 'spawn'."),
         ({"exception": "KeyError"}, "exception", "Unknown exception 'KeyError'."),
@@ -98,23 +97,74 @@ def test_an_existing_server_keeps_its_host_and_flavor(demo_cloud):
     assert error.message == "Server web has source_host host1, not host3."
 
 
+# What Nova 34 answers, asked for real (POST /servers/{id}/action at microversion "latest"): its
+# request schema refuses a resize with a host at every microversion, a migrate with a flavorRef.
+RESIZE_WITH_A_HOST = (
+    "Invalid input for field/attribute resize. Value: {'flavorRef': '2', 'host': 'host3'}. "
+    "Additional properties are not allowed ('host' was unexpected)"
+)
+
+
+def test_a_resize_with_a_destination_is_refused_as_novas_api_refuses_it(db):
+    error = refused("custom", hosts=["host1", "host2", "host3"], dest_host="host3")
+    assert (error.status, error.field, error.message) == (400, "dest_host", RESIZE_WITH_A_HOST)
+
+
+def test_a_resize_with_a_destination_is_refused_before_the_host_is_looked_up(db):
+    # The schema comes first: the unknown host, the unknown flavor are never looked at.
+    error = refused("custom", dest_host="host9", new_flavor="m1.huge")
+    assert error.message == (
+        "Invalid input for field/attribute resize. Value: {'flavorRef': 'm1.huge', 'host': 'host9'}. "
+        "Additional properties are not allowed ('host' was unexpected)"
+    )
+
+
+def test_a_resize_names_its_flavor_by_flavorid_in_novas_words(db):
+    error = refused("custom", new_flavor="m1.medium", dest_host="host2")
+    assert "Value: {'flavorRef': '3', 'host': 'host2'}." in error.message
+
+
+def test_a_preset_that_migrates_to_a_host_refuses_to_resize_there(db):
+    error = refused("cold-migrate-targeted-no-reschedule", action="resize")
+    assert (error.field, error.message) == (
+        "new_flavor",
+        "Invalid input for field/attribute resize. Value: {'host': 'host2'}. 'flavorRef' is a required property",
+    )
+
+
 @pytest.mark.parametrize(
-    "overrides, field, message",
+    "overrides, status, field, message",
     [
-        ({"dest_host": "host1"}, "dest_host", "Cannot migrate to the host where the server exists."),
-        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
-        ({"new_flavor": "m1.small"}, "new_flavor", "A cold migration keeps the server's flavor"),
-        ({"vm_state": "error"}, "server", "Cannot 'migrate' instance "),
+        ({"dest_host": "host1"}, 400, "dest_host", "Cannot migrate to the host where the server exists."),
+        ({"dest_host": "host9"}, 400, "dest_host", "Compute host host9 could not be found."),
+        ({"new_flavor": "m1.small"}, 400, "new_flavor",
+         "Invalid input for field/attribute migrate. Value: {'flavorRef': '2'}. "
+         "Additional properties are not allowed ('flavorRef' was unexpected)"),
+        ({"new_flavor": "m1.small", "dest_host": "host2"}, 400, "new_flavor",
+         "Invalid input for field/attribute migrate. Value: {'host': 'host2', 'flavorRef': '2'}. "
+         "Additional properties are not allowed ('flavorRef' was unexpected)"),
+        ({"dest_host": "host 9"}, 400, "dest_host",
+         "Invalid input for field/attribute host. Value: host 9. 'host 9' does not match '^[a-zA-Z0-9-._]*$'"),
+        ({"vm_state": "error"}, 409, "server", "Cannot 'migrate' instance "),
+        # the state first: Nova checks the server before the host it is sent to
+        ({"vm_state": "error", "dest_host": "host1"}, 409, "server", "Cannot 'migrate' instance "),
     ],
 )
-def test_a_cold_migration_is_refused_as_nova_refuses_it(db, overrides, field, message):
+def test_a_cold_migration_is_refused_as_nova_refuses_it(db, overrides, status, field, message):
     error = refused("custom", action="migrate", **overrides)
-    assert error.field == field and message in error.message and error.status in (400, 409)
+    assert (error.status, error.field) == (status, field) and error.message.startswith(message)
 
 
 def test_a_resize_needs_a_new_flavor(db):
     error = refused("custom", new_flavor=None)
-    assert (error.field, error.message) == ("new_flavor", "new_flavor is required for a resize.")
+    assert (error.field, error.message) == (
+        "new_flavor", "Invalid input for field/attribute resize. Value: {}. 'flavorRef' is a required property"
+    )
+
+
+def test_a_targeted_migration_in_a_shared_cloud_is_checked_against_the_servers_host(demo_cloud):
+    error = refused("custom", cloud="demo", server="web", action="migrate", dest_host="host1")
+    assert (error.status, error.message) == (400, "Cannot migrate to the host where the server exists.")
 
 
 @pytest.mark.parametrize(

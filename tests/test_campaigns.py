@@ -38,6 +38,43 @@ def test_every_failure_point_by_every_exception_skips_what_nova_cannot_express(d
                    "it takes no exception."] == 9
 
 
+RESIZE_TO = (
+    "Invalid input for field/attribute resize. Value: {{'flavorRef': '2', 'host': '{}'}}. "
+    "Additional properties are not allowed ('host' was unexpected)"
+)
+
+
+def test_a_destination_is_tried_by_cold_migration_only_resizes_with_one_are_skipped_in_novas_words(db):
+    shown = campaigns.preview({"scenario": "custom", "params": {"hosts": ["host1", "host2", "host3"]},
+                               "axes": {"action": "all", "dest_host": [None, "host1", "host2", "host3"]}})
+
+    # resize x 4 destinations, migrate x 4: a resize with a host (3) is refused by Nova's schema,
+    # a cold migration to the server's own host (1) by its compute API; 4 runs are left.
+    assert (shown["runs"], shown["skipped"]) == (4, 4)
+    assert dict(shown["skipped_reasons"]) == {
+        RESIZE_TO.format("host1"): 1,
+        RESIZE_TO.format("host2"): 1,
+        RESIZE_TO.format("host3"): 1,
+        "Cannot migrate to the host where the server exists.": 1,
+    }
+    _, _, _, plan, skipped = campaigns.expand({"scenario": "custom", "params": {"hosts": ["host1", "host2", "host3"]},
+                                              "axes": {"action": "all", "dest_host": [None, "host2"]}})
+    assert plan == [{"action": "resize", "dest_host": None}, {"action": "migrate", "dest_host": None},
+                    {"action": "migrate", "dest_host": "host2"}]
+    assert skipped == [{"values": {"action": "resize", "dest_host": "host2"}, "field": "dest_host",
+                        "reason": RESIZE_TO.format("host2")}]
+
+
+def test_a_server_state_nova_cannot_move_is_skipped_with_its_409(db):
+    shown = campaigns.preview({"scenario": "custom", "axes": {"vm_state": "all"}})
+
+    # Only an ACTIVE or STOPPED server can be resized (@check_instance_state).
+    assert (shown["runs"], shown["skipped"]) == (2, 8)
+    reasons = dict(shown["skipped_reasons"])
+    assert reasons["Cannot 'resize' instance <uuid> while it is in vm_state building"] == 1
+    assert reasons["Cannot 'resize' instance <uuid> while it is in vm_state error"] == 1
+
+
 def test_a_sample_is_reproducible_from_its_seed(db):
     definition = {"scenario": "custom", "axes": {"fail_at": "all", "then": "all"}, "sample": 5, "seed": 7}
     first = campaigns.expand(definition)[3]

@@ -91,7 +91,11 @@ def test_a_resize_in_the_demo_cloud(manage):
     [
         (["--new-flavor", "m1.tiny"], "new_flavor: When resizing, instances must change flavor!"),
         (["--new-flavor", "m1.huge"], "new_flavor: Flavor m1.huge could not be found."),
-        (["--dest-host", "host9"], "dest_host: Compute host host9 could not be found."),
+        (["--dest-host", "host2"], "dest_host: Invalid input for field/attribute resize. Value: "
+                                   "{'flavorRef': '2', 'host': 'host2'}. Additional properties are not allowed "
+                                   "('host' was unexpected)"),
+        (["--action", "migrate", "--dest-host", "host9"], "dest_host: Compute host host9 could not be found."),
+        (["--action", "migrate", "--dest-host", "host1"], "dest_host: Cannot migrate to the host where the server exists."),
         (["--scenario", "nope"], "scenario: Unknown scenario 'nope'."),
     ],
 )

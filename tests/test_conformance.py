@@ -19,10 +19,12 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from simulator import conformance
-from simulator.conformance import differences, nova_spec, outcome_of, replayable, run_checks, simulate
+from simulator.conformance import describe, differences, nova_spec, outcome_of, replayable, run_checks, simulate
 from simulator.models import Cloud, ConformanceCheck, Run
-from simulator.presets import SCENARIOS
+from simulator.params import DEFAULTS
+from simulator.presets import SCENARIOS, run_label
 from simulator.states import ConformanceStatus
+from simulator.validation import requested
 from tests.factories import finished_run, run_record
 
 STAND_IN = textwrap.dedent(
@@ -149,6 +151,81 @@ def test_without_the_nova_environment_a_check_fails_saying_how_to_create_it(db, 
     assert check.status == ConformanceStatus.FAILED and "make nova-env" in check.error
 
 
+# -- a refusal is an outcome -------------------------------------------------------------------
+RESIZE_WITH_A_HOST = {"refused": {
+    "status": 400,
+    "message": "Invalid input for field/attribute resize. Value: {'flavorRef': '2', 'host': 'host3'}. "
+               "Additional properties are not allowed ('host' was unexpected)",
+}}
+THREE_HOSTS = ["host1", "host2", "host3"]
+
+
+def refused_request_check(scenario="custom", **overrides):
+    params = requested(scenario, overrides)
+    return ConformanceCheck.objects.create(scenario=run_label(scenario, params), params=params)
+
+
+def test_a_resize_with_a_host_is_refused_and_compared_on_its_refusal(db, stand_in_nova):
+    stand_in_nova({"outcome": RESIZE_WITH_A_HOST})  # what Nova 34 answers
+
+    (check,) = run_checks([refused_request_check(hosts=THREE_HOSTS, dest_host="host3")])
+
+    assert check.simulator == RESIZE_WITH_A_HOST
+    assert (check.status, check.differences) == (ConformanceStatus.MATCHED, [])
+    assert describe(check) == (
+        "custom: matches Nova 34 (both refuse it: 400 Invalid input for field/attribute resize. Value: "
+        "{'flavorRef': '2', 'host': 'host3'}. Additional properties are not allowed ('host' was unexpected))"
+    )
+    assert Run.objects.count() == 0 and Cloud.objects.count() == 0
+
+
+def test_a_request_nova_refuses_and_the_simulator_runs_differs(db, stand_in_nova):
+    stand_in_nova({"outcome": {"refused": {"status": 400, "message": "Compute host host3 could not be found."}}})
+
+    (check,) = run_checks([refused_request_check(action="migrate", hosts=THREE_HOSTS, dest_host="host3")])
+
+    assert check.status == ConformanceStatus.DIFFERS
+    differing = {field: (mine, theirs) for field, mine, theirs in check.differences}
+    assert differing["refused"] == (None, {"status": 400, "message": "Compute host host3 could not be found."})
+    assert differing["server"][0]["status"] == "VERIFY_RESIZE" and differing["server"][1] is None
+
+
+def test_a_refusal_with_another_status_or_message_differs(db, stand_in_nova):
+    stand_in_nova({"outcome": {"refused": {"status": 409, "message": "Cannot migrate to the host where the server exists."}}})
+
+    (check,) = run_checks([refused_request_check(action="migrate", dest_host="host1")])
+
+    assert check.differences == [["refused.status", 400, 409]]
+
+
+def test_uuids_in_a_refusal_are_normalised(db):
+    assert simulate("custom", {**DEFAULTS, "vm_state": "error"}) == {"refused": {
+        "status": 409, "message": "Cannot 'resize' instance <uuid> while it is in vm_state error"}}
+
+
+def test_resize_run_conform_checks_a_refused_request_against_nova(db, stand_in_nova):
+    stand_in_nova({"outcome": RESIZE_WITH_A_HOST})
+    out = StringIO()
+
+    with pytest.raises(CommandError) as refused:
+        call_command("resize_run", "--scenario", "resize-confirm", "--hosts", "host1,host2,host3", "--dest-host",
+                     "host3", "--conform", stdout=out)
+
+    assert refused.value.returncode == 2  # refused, as before; and Nova refuses it alike
+    assert out.getvalue().startswith("custom, based on resize-confirm: matches Nova 34 (both refuse it: 400 Invalid")
+    check = ConformanceCheck.objects.get()
+    assert (check.run, check.params["dest_host"], check.params["action"]) == (None, "host3", "resize")
+
+
+def test_resize_run_conform_exits_1_when_nova_takes_what_the_simulator_refuses(db, stand_in_nova):
+    stand_in_nova({"outcome": outcome_of(finished_run("resize-confirm"))})
+
+    with pytest.raises(CommandError) as differs:
+        call_command("resize_run", "--scenario", "resize-confirm", "--dest-host", "host2", "--conform", stdout=StringIO())
+
+    assert differs.value.returncode == 1
+
+
 # -- asking for a check ------------------------------------------------------------------------
 def test_the_command_prints_a_line_per_preset_and_writes_junit(db, stand_in_nova, tmp_path):
     nova = simulate("custom", nova_spec(SCENARIOS["resize-revert"].all_params()))
@@ -240,6 +317,18 @@ def test_the_seed_matches_real_nova(db):
     (check,) = run_checks([ConformanceCheck.objects.create(scenario="bug-1825537", params=params)])
     assert check.status == ConformanceStatus.MATCHED, check.differences or check.error
     assert check.nova_version.startswith("34.")
+
+
+@pytest.mark.skipif(conformance.nova_python() is None, reason="no Nova environment (make nova-env)")
+def test_real_nova_refuses_a_resize_with_a_host_and_a_migration_to_the_source_as_the_simulator_does(db):
+    checks = run_checks([
+        refused_request_check(hosts=THREE_HOSTS, dest_host="host3"),
+        refused_request_check(action="migrate", dest_host="host1"),
+    ])
+    for check in checks:
+        assert check.status == ConformanceStatus.MATCHED, check.differences or check.error
+    assert checks[0].nova == RESIZE_WITH_A_HOST
+    assert checks[1].nova == {"refused": {"status": 400, "message": "Cannot migrate to the host where the server exists."}}
 
 
 def test_the_presets_show_their_last_check(db, client, stand_in_nova):

@@ -28,7 +28,8 @@ START = f"""
 import json
 from simulator.pipeline import start_run
 from simulator.tasks import cast
-ids = [start_run("custom", {{"cloud": "contention", "server": f"s{{i:02}}", "dest_host": "host2", "then": "confirm",
+# A resize takes no host: with host1 the source, the scheduler's only candidate is host2.
+ids = [start_run("custom", {{"cloud": "contention", "server": f"s{{i:02}}", "then": "confirm",
                              "step_delay": 0.2}}, on_cast=cast).pk for i in range({RUNS})]
 print(json.dumps(ids))
 """

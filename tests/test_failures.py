@@ -134,17 +134,31 @@ def test_exhausted_reschedules_end_in_error_with_every_fault_nova_records(resize
 
 
 def test_requested_destination_is_not_rescheduled(resize):
-    report = resize("custom", hosts=["host1", "host2", "host3"], dest_host="host2", fail_at="prep_resize")
+    report = resize("custom", action="migrate", hosts=["host1", "host2", "host3"], dest_host="host2",
+                    fail_at="prep_resize")
     assert report["server"]["status"] == "ERROR"
     assert report["server"]["host"] == "host1"
     assert [e["event"] for e in report["events"]].count("compute_prep_resize") == 1
     assert report["usages"]["after"] == {"host1": TINY, "host2": ZERO, "host3": ZERO}
 
 
-def test_requested_destination_is_where_the_resize_goes(resize):
-    report = resize("custom", hosts=["host1", "host2", "host3"], dest_host="host3")
+def test_requested_destination_is_where_the_migration_goes(resize):
+    report = resize("custom", action="migrate", hosts=["host1", "host2", "host3"], dest_host="host3")
     assert report["server"]["host"] == "host3"
-    assert report["usages"]["after"]["host3"] == SMALL
+    assert report["usages"]["after"]["host3"] == TINY
+
+
+def test_a_migration_to_a_host_whose_service_is_down_is_accepted_and_finds_no_valid_host(demo_cloud):
+    # Nova 34: the API accepts it (202: it checks only that the host exists and is not the source);
+    # Placement offers host3, ComputeFilter drops it: NoValidHost, the server stays ACTIVE on host1.
+    demo_cloud.hosts.filter(name="host3").update(service_up=False)
+    report = build_report(finished_run("custom", cloud="demo", server="web", action="migrate", dest_host="host3"))
+
+    assert (report["server"]["status"], report["server"]["host"]) == ("ACTIVE", "host1")
+    assert report["migration"]["status"] == "error"
+    assert [f["message"] for f in report["faults"]] == ["No valid host was found. There are not enough hosts available."]
+    assert [(e["event"], e["result"]) for e in report["events"]] == [
+        ("conductor_migrate_server", "Error"), ("cold_migrate", "Error")]
 
 
 def test_instance_fault_rollback_at_prep_resize_restores_active_with_the_inner_fault(resize):

@@ -1,5 +1,6 @@
 """The run pages, rendered by Django: what a user reads on them, and their query counts."""
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -138,7 +139,10 @@ def test_the_form_starts_the_run_and_redirects_to_its_page(logged_in, sent, djan
     [
         ({"new_flavor": "m1.tiny"}, "new_flavor", "When resizing, instances must change flavor!"),
         ({"new_flavor": "m1.huge"}, "new_flavor", "Flavor m1.huge could not be found."),
-        ({"dest_host": "host9"}, "dest_host", "Compute host host9 could not be found."),
+        ({"action": "migrate", "new_flavor": "", "dest_host": "host9"}, "dest_host",
+         "Compute host host9 could not be found."),
+        ({"action": "migrate", "new_flavor": "", "dest_host": "host1"}, "dest_host",
+         "Cannot migrate to the host where the server exists."),
         ({"fail_at": "confirm_delete"}, "exception", "takes no exception"),
         ({"vm_state": "error"}, "server", "while it is in vm_state error"),
         ({"max_attempts": "0"}, "max_attempts", "Ensure this value is greater than or equal to 1."),
@@ -152,6 +156,19 @@ def test_bad_input_is_shown_inline_in_novas_words(logged_in, sent, changes, fiel
     assert errors and message in errors[1]
     summary = re.search(r'<div class="errors error-summary" role="alert" id="error-summary">(.*?)</div>', html, re.S)
     assert summary and f'<a href="#id_{field}">' in summary[1] and message in summary[1]  # also at the top
+    assert Run.objects.count() == 0 and sent == []
+
+
+def test_a_resize_with_a_destination_is_refused_on_the_form_in_novas_words(logged_in, sent):
+    response = logged_in.post(reverse("run-new"), form_data(dest_host="host2"))
+
+    assert response.status_code == 400
+    html = unescape(response.content.decode())
+    errors = re.search(r'<ul class="errorlist" id="dest_host-errors">(.*?)</ul>', html, re.S)
+    assert errors and (
+        "Invalid input for field/attribute resize. Value: {'flavorRef': '2', 'host': 'host2'}. "
+        "Additional properties are not allowed ('host' was unexpected)"
+    ) in errors[1]
     assert Run.objects.count() == 0 and sent == []
 
 

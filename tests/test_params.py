@@ -13,6 +13,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from dashboard.forms import RunForm
 from simulator.management.commands.resize_run import Command as ResizeRun
+from simulator import compute_api
 from simulator.params import DEFAULTS, NAMES, PARAMS, markdown_table
 from simulator.presets import CUSTOM, SCENARIO, SCENARIOS, SMALL, TINY, ZERO
 from simulator.validation import resolve
@@ -118,6 +119,17 @@ def test_a_preset_sets_declared_parameters_to_valid_values(db, name):
     assert set(preset.params) <= set(PARAMS)
     assert resolve(name, {}) == preset.all_params()  # already valid, and as validation writes them
     assert all(set(bugs) <= set(PARAMS["bugs"].values) for bugs in preset.expected)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_no_preset_makes_a_request_novas_api_refuses(db, name):
+    params = resolve(name, {})  # the body passes Nova's schema: no resize with a host, no migrate with a flavor
+    assert compute_api.refusal(params) is None  # and the compute API takes it: state, flavor, target host
+    assert not (params["action"] == "resize" and params["dest_host"])
+
+
+def test_a_destination_is_declared_for_cold_migration_only():
+    assert "cold migration" in PARAMS["dest_host"].help and "A resize takes no host" in PARAMS["dest_host"].help
 
 
 def test_the_presets_usages_are_the_default_flavors_resources():

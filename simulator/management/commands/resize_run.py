@@ -5,12 +5,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from simulator.conformance import HOW_TO, describe, last_result, nova_python, run_checks
 from simulator.models import ConformanceCheck, Run
-from simulator.params import CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS
+from simulator.params import CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS, ParamError
 from simulator.pipeline import InvalidRun, run_to_completion, start_run
-from simulator.presets import SCENARIO, SCENARIOS
+from simulator.presets import SCENARIO, SCENARIOS, run_label
 from simulator.report import build_report, format_report
 from simulator.states import ConformanceStatus
 from simulator.tasks import cast
+from simulator.validation import requested
 
 from ._watch import follow
 
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--conform", action="store_true",
             help="Then replay the run's parameters in real Nova 34 and compare (needs make nova-env); "
-            "exit 1 when they differ.",
+            "exit 1 when they differ. A refused request is checked too: Nova must refuse it alike.",
         )
 
     def handle(self, *args, **options):
@@ -74,6 +75,8 @@ class Command(BaseCommand):
         try:
             run = start_run(options["scenario"], overrides, on_cast=None if in_process else cast)
         except InvalidRun as error:
+            if options["conform"]:
+                self._conform_refusal(options["scenario"], overrides, options["json"])
             raise CommandError(f"{error.field}: {error.message}", returncode=2) from error
         if in_process:
             run_to_completion(run)
@@ -97,6 +100,19 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(format_report(report, steps=not followed)))
         if options["conform"]:
             self._conform(run, options["json"])
+
+    def _conform_refusal(self, scenario, overrides, as_json):
+        """A refused request checked against Nova 34: Nova must refuse it too, with the same
+        status and message (exit 1 when it does not)."""
+        try:
+            params = requested(scenario, overrides)
+        except ParamError:  # an unknown scenario: no request to replay
+            return
+        check = ConformanceCheck.objects.create(scenario=run_label(scenario, params), params=params)
+        (check,) = run_checks([check])
+        (self.stderr if as_json else self.stdout).write(describe(check))
+        if check.status in (ConformanceStatus.DIFFERS, ConformanceStatus.FAILED):
+            raise CommandError(f"The refused request: {ConformanceStatus.label_of(check.status)}.", returncode=1)
 
     def _conform(self, run, as_json):
         (check,) = run_checks([ConformanceCheck.objects.create(run=run, scenario=run.scenario, params=run.params)])
