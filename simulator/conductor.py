@@ -140,16 +140,16 @@ class MigrationTask:
                 if failure.point == "select_destinations":
                     failure.raise_for(self.server, "scheduler")
         resources = self.new_flavor.resources()
-        allowed = [
-            h.name
-            for h in ctx.hosts()
-            if h.name not in spec["ignore_hosts"] and spec["requested_destination"] in (None, h.name)
-        ]
+        # A requested destination narrows Placement's query (in_tree).
+        allowed = [h.name for h in ctx.hosts() if spec["requested_destination"] in (None, h.name)]
         candidates = placement.allocation_candidates(ctx.cloud, resources, provider_names=allowed)
         if not candidates:
             raise exc.NoValidHost(reason="")
-        # ComputeFilter drops what Placement offered on a host whose service is down.
-        candidates = [c for c in candidates if c["provider"].host.service_up]
+        # The host manager strips the ignored hosts from what Placement offered, and ComputeFilter
+        # drops a host whose service is down.
+        candidates = [
+            c for c in candidates if c["provider"].host.name not in spec["ignore_hosts"] and c["provider"].host.service_up
+        ]
         if not candidates:
             raise exc.NoValidHost(reason="There are not enough hosts available.")
         # RAMWeigher: most free memory first; ties by name for a stable order.

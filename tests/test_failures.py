@@ -327,3 +327,15 @@ def test_a_targeted_cold_migration_keeps_the_flavor_and_goes_where_it_is_sent(db
     assert (report["migration"]["migration_type"], report["migration"]["status"]) == ("migration", "confirmed")
     assert report["usages"]["after"]["host3"] == TINY and report["usages"]["after"]["host2"] == ZERO
     assert {e["action"] for e in report["events"]} == {"migrate", "confirmResize"}
+
+
+def test_a_resize_on_a_one_host_cloud_finds_no_other_host_as_nova_words_it(resize):
+    """Placement offers the source host; the scheduler's host manager then strips it (the ignored
+    source): Nova 34's reason is "There are not enough hosts available."."""
+    report = resize("custom", hosts=["host1"])
+    assert report["server"]["status"] == "ACTIVE" and report["server"]["host"] == "host1"
+    assert [f["message"] for f in report["faults"]] == [
+        "No valid host was found. There are not enough hosts available."
+    ]
+    assert report["migration"]["status"] == "error"
+    assert report["usages"]["after"] == {"host1": TINY}
