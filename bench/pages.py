@@ -265,7 +265,7 @@ def build(size, seed=1):
                     else None,
                     error="OperationalError: database is locked" if status == "crashed" else "",
                     seq=5,
-                    context={"action_ids": [i], "migration_id": None, "request_spec": {"flavor": new.name}},
+                    pipeline_state={"action_ids": [i], "migration_id": None, "request_spec": {"flavor": new.name}},
                     before=doc,
                     after=doc if status == "done" else None,
                     audit=CLEAN_AUDIT if status == "done" else None,
