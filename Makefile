@@ -12,7 +12,13 @@ export NOVA_VENV
 NOVA_PACKAGES := nova==34.0.0 openstack-placement==16.0.0 ddt fixtures python-barbicanclient requests-mock \
 	oslotest stestr osprofiler testresources testscenarios testtools wsgi-intercept PyMySQL
 
-.PHONY: install run test nova-env conformance
+# The real OpenStack clients (openstack CLI, osc-placement, openstacksdk) the wire-API tests drive,
+# in their own environment too.
+OSC_VENV ?= .venv-osc
+export OSC_VENV
+OSC_PACKAGES := python-openstackclient==10.5.0 osc-placement==4.9.1 openstacksdk==4.22.0
+
+.PHONY: install run test nova-env osc-env conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +42,14 @@ $(NOVA_VENV)/.installed: conformance/constraints-nova-34.txt
 	touch $@
 
 nova-env: $(NOVA_VENV)/.installed
+
+$(OSC_VENV)/.installed: clients/constraints-osc.txt
+	$(PYTHON) -m venv $(OSC_VENV)
+	$(OSC_VENV)/bin/python -m pip install --disable-pip-version-check --quiet \
+		-c clients/constraints-osc.txt $(OSC_PACKAGES)
+	touch $@
+
+osc-env: $(OSC_VENV)/.installed
 
 # Every preset replayed in Nova 34 and compared with the simulator; JSON and JUnit under var/.
 conformance: install nova-env

@@ -180,6 +180,8 @@ WORKER_HOST_QUEUES_INTERVAL = float(os.environ.get("WORKER_HOST_QUEUES_INTERVAL"
 # Conformance: real Nova 34 in its own virtualenv (``make nova-env``), where runs are replayed
 # (by ``manage.py conformance``, and by workers consuming the ``conformance`` queue).
 NOVA_VENV = BASE_DIR / os.environ.get("NOVA_VENV", ".venv-nova")  # relative to the checkout unless absolute
+# The real OpenStack clients (make osc-env): the wire-API tests drive its ``openstack`` command.
+OSC_VENV = BASE_DIR / os.environ.get("OSC_VENV", ".venv-osc")
 NOVA_REPLAY = BASE_DIR / "conformance" / "nova_replay.py"
 NOVA_REPLAY_JOBS = int(os.environ.get("NOVA_REPLAY_JOBS", "2"))
 
