@@ -54,7 +54,7 @@ def audit_clouds(clouds):
     servers = (
         Server.objects.filter(cloud__in=clouds)
         .exclude(vm_state=VmState.DELETED)
-        .select_related("node", "flavor", "new_flavor")
+        .select_related("flavor", "new_flavor")
     )
     for server in servers:
         audited.setdefault(server.cloud_id, _Cloud()).servers.append(server)
