@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("dashboard.api.urls")),
+    path("metrics", include("dashboard.metrics")),  # Prometheus' scrape target
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
