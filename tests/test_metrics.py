@@ -2,6 +2,7 @@
 dashboard shows (a run's report and audit, the campaigns' outcome rule, the steps' timings); the
 histograms' consistency; the same queries whatever the data; the REST API's read policy."""
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -263,6 +264,31 @@ def test_step_histograms_of_real_runs_add_up_to_their_steps(client, db):
                  step="compute.finish_resize") == 2
     assert value(families, "resize_dashboard_step_duration_seconds", "resize_dashboard_step_duration_seconds_count",
                  step="api.revert_resize") == 1
+
+
+def readme_sample():
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- metrics-sample:begin -->\n```text\n\$ curl [^\n]*\n(.*?)```\n<!-- metrics-sample:end -->",
+                      text, re.S)
+    return block[1].splitlines()
+
+
+def test_the_readmes_sample_is_what_a_scrape_of_the_same_runs_shows(client, db):
+    """The README's sample (the seed scenario with the bug, then without), line for line but for the
+    step timings, whose series must be there."""
+    first = finished_run("bug-1825537")
+    finished_run("bug-1825537", bugs=[])
+    lines = client.get("/metrics", {"cloud": first.cloud.name}).content.decode().splitlines()
+    sample = [line.replace('cloud="run-1"', f'cloud="{first.cloud.name}"') for line in readme_sample()]
+    assert len(sample) > 30
+    for line in sample:
+        if line.startswith("# …"):  # what the README leaves out
+            continue
+        if line.startswith("resize_dashboard_step_"):
+            series, _ = line.rsplit(" ", 1)
+            assert [found for found in lines if found.startswith(f"{series} ")], line
+        else:
+            assert line in lines
 
 
 # -- cost -----------------------------------------------------------------------------------------
