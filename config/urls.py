@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("dashboard.api.urls")),
+    path("placement/", include("dashboard.openstack.placement_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
