@@ -7,21 +7,28 @@ microversion-parse's middleware; the answers below were compared with Placement 
 the same providers and consumers.
 """
 import json
+import os
 import re
+import select
+import signal
+import subprocess
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
-from simulator import placement
+from simulator import conformance, placement
 from simulator.context import PROJECT_ID, USER_ID
-from simulator.models import Migration, ResourceProvider, Server
+from simulator.models import Consumer, Migration, ResourceProvider, Server
 from tests.factories import SMALL, TINY, ZERO, booted_server, cloud_with_hosts, finished_run, provider_of
 from tests.live import LiveStack
 from tests.osc import needs_osc, openstack
 
+ROOT = Path(__file__).resolve().parent.parent
 MISSING = "99999999-9999-4999-8999-999999999999"
 NOT_FOUND = "The resource could not be found.\n\n {}  "
 BAD_REQUEST = ("The server could not comply with the request since it is either malformed or otherwise "
@@ -509,6 +516,121 @@ def test_outside_debug_mode_a_token_is_needed(client, resized, user, production_
     assert error_of(refused)["detail"] == "The request you have made requires authentication."
     key = Token.objects.create(user=user).key
     assert get(client, path, "1.29", token=key).status_code == (404 if path.endswith("/nowhere") else 200)
+
+
+# -- compared with Placement 16.0 itself ------------------------------------------------------------
+@pytest.fixture
+def real_placement(tmp_path):
+    """Placement 16.0 from the Nova environment on a free port (conformance/placement_server.py),
+    mounted at /placement/real; its base URL."""
+    python = conformance.nova_python()
+    if python is None:
+        pytest.skip("no Nova environment (make nova-env)")
+    log = tmp_path / "placement.log"
+    process = subprocess.Popen(
+        [str(python), str(ROOT / "conformance" / "placement_server.py"), "/placement/real"],
+        stdout=subprocess.PIPE, stderr=open(log, "w"), text=True, start_new_session=True,
+    )
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        line = process.stdout.readline() if ready else ""
+        if not line.startswith("listening "):
+            raise RuntimeError(f"Placement did not start:\n{log.read_text()[-3000:]}")
+        yield f"http://127.0.0.1:{line.split()[1]}/placement/real"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def call(base, method, path, version=None, body=None, token="admin"):
+    """One request to a Placement over HTTP: (status, headers, body bytes)."""
+    headers = {"X-Auth-Token": token, "Accept": "application/json", "Content-Type": "application/json"}
+    if version:
+        headers["OpenStack-API-Version"] = f"placement {version}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def copy_into(base, cloud):
+    """Give the real Placement the cloud's providers (same uuids, names, inventories) and its
+    consumers' allocations (same uuids, types, projects, users)."""
+    for provider in ResourceProvider.objects.filter(cloud=cloud).order_by("id"):
+        status, _, _ = call(base, "POST", "/resource_providers", "1.20", {"name": provider.name, "uuid": str(provider.uuid)})
+        assert status == 200
+        inventories = placement.provider_inventories(provider)
+        body = {"resource_provider_generation": 0, "inventories": {
+            rc: {name: record[name] for name in placement.INVENTORY_FIELDS} for rc, record in inventories.items()}}
+        assert call(base, "PUT", f"/resource_providers/{provider.uuid}/inventories", "1.20", body)[0] == 200
+    for consumer in Consumer.objects.filter(cloud=cloud).order_by("id"):
+        document = placement.get_allocations(consumer.uuid)
+        body = {"allocations": {rp: {"resources": entry["resources"]} for rp, entry in document["allocations"].items()},
+                "project_id": consumer.project_id, "user_id": consumer.user_id, "consumer_generation": None,
+                "consumer_type": consumer.consumer_type}
+        assert call(base, "PUT", f"/allocations/{consumer.uuid}", "1.38", body)[0] == 204
+
+
+# Headers either side adds on its own (the servers, Django's security middleware); those whose
+# value is the moment or the request's own are compared by presence.
+OWN_HEADERS = {"date", "server", "content-length", "x-frame-options", "x-content-type-options", "referrer-policy",
+               "cross-origin-opener-policy"}
+MOMENTARY = {"last-modified", "x-openstack-request-id"}
+
+
+def comparable(status, headers, body, prefix):
+    """An answer without what legitimately differs: the generations (each side counts its own
+    writes), request ids, times, the mount point."""
+    headers = {k.lower(): ("…" if k.lower() in MOMENTARY else v) for k, v in headers.items()
+               if k.lower() not in OWN_HEADERS}
+    text = body.decode().replace(prefix, "/placement/P")
+    text = re.sub(r'"(generation|resource_provider_generation|consumer_generation)": \d+', r'"\1": "…"', text)
+    text = re.sub(r"req-[0-9a-f-]{36}", "req-…", text)
+    try:
+        return status, headers, json.loads(text)
+    except ValueError:
+        return status, headers, text
+
+
+COMPARED_VERSIONS = [None, "1.0", "1.1", "1.6", "1.8", "1.9", "1.11", "1.12", "1.14", "1.15", "1.22", "1.23", "1.28",
+                     "1.29", "1.37", "1.38", "latest", "1.40", "1.x"]
+
+
+def test_the_answers_are_placements_own(client, resized, real_placement):
+    """Every endpoint at every microversion that changes it, and their errors, asked of Placement
+    16.0 holding the same providers and consumers and of the dashboard: the same statuses,
+    headers and documents (generations, request ids and times aside)."""
+    cloud, server, migration = resized
+    copy_into(real_placement, cloud)
+    host1, host2 = (str(provider_of(cloud, name).uuid) for name in ("host1", "host2"))
+    paths = [
+        "/", "/resource_providers", f"/resource_providers/{host1}", f"/resource_providers/{host1}/inventories",
+        f"/resource_providers/{host2}/inventories/MEMORY_MB", f"/resource_providers/{host1}/usages",
+        f"/resource_providers/{host1}/allocations", f"/resource_providers/{host2}/allocations",
+        f"/allocations/{server.uuid}", f"/allocations/{migration.uuid}", f"/allocations/{MISSING}", "/allocations/x",
+        f"/usages?project_id={PROJECT_ID}", f"/usages?project_id={PROJECT_ID}&user_id={USER_ID}",
+        f"/usages?project_id={PROJECT_ID}&consumer_type=MIGRATION", f"/usages?project_id={PROJECT_ID}&consumer_type=all",
+        "/usages?project_id=nobody", "/usages", "/resource_providers?name=host2", f"/resource_providers?uuid={host2}",
+        f"/resource_providers?in_tree={host1}", "/resource_providers?resources=VCPU:1000,MEMORY_MB:797441",
+        "/resource_providers?resources=DISK_GB:0", "/resource_providers?uuid=nope", "/resource_providers?foo=1",
+        f"/resource_providers/{MISSING}", "/resource_providers/x", f"/resource_providers/{MISSING}/inventories",
+        f"/resource_providers/{host1}/inventories/VGPU", f"/resource_providers/{MISSING}/usages",
+        f"/resource_providers/{MISSING}/allocations", "/nowhere",
+    ]
+    ours_prefix = f"/placement/{cloud.name}"
+    differences = []
+    for version in COMPARED_VERSIONS:
+        for path in paths:
+            real = comparable(*call(real_placement, "GET", path, version), "/placement/real")
+            headers = {"OpenStack-API-Version": f"placement {version}"} if version else {}
+            response = client.get(ours_prefix + path, headers={"Accept": "application/json", **headers})
+            ours = comparable(response.status_code, dict(response.headers), response.content, ours_prefix)
+            if ours != real:
+                differences.append(f"GET {path} at {version}:\n  Placement {real}\n  ours      {ours}")
+    assert not differences, "\n".join(differences)
 
 
 # -- the real openstack command against a live server -----------------------------------------------
