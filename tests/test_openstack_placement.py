@@ -1,10 +1,10 @@
 """Each cloud's Placement API (``/placement/<cloud>/``): Placement 16.0's answers, microversion by
-microversion, its errors and its credentials, with Django's test client; then the real ``openstack``
-command (osc-placement) against a live server, printing the dashboard's numbers.
+microversion, its errors and its credentials, with Django's test client; the same requests asked
+of Placement 16.0 itself (with the Nova environment); then the real ``openstack`` command
+(osc-placement) against a live server, printing the dashboard's numbers.
 
 Reference: openstack/placement, placement/handlers/*.py, placement/microversion.py and
-microversion-parse's middleware; the answers below were compared with Placement 16.0's own for
-the same providers and consumers.
+microversion-parse's middleware.
 """
 import json
 import os
