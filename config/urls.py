@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("dashboard.api.urls")),
+    path("", include("dashboard.openstack.compute_urls")),  # /compute/<cloud>/v2.1/, /identity/v3
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
