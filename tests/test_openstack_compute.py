@@ -376,7 +376,7 @@ def test_instance_actions_and_their_events_per_microversion(nova, demo_cloud, we
     assert [(e["event"], e["result"]) for e in events] == [
         ("compute_finish_resize", "Error"), ("compute_resize_instance", "Success"), ("compute_prep_resize", "Success"),
         ("cold_migrate", "Success"), ("conductor_migrate_server", "Success")]
-    assert events[0]["traceback"].startswith("Traceback") and events[1]["traceback"] is None
+    assert events[0]["traceback"].startswith("  File ") and events[1]["traceback"] is None
     events_2_62 = nova("GET", f"{path}/{action['request_id']}", version="2.62").json()["instanceAction"]["events"]
     assert list(events_2_62[2]) == EVENT_2_1 + ["host", "hostId"]
     assert (events_2_62[2]["host"], events_2_62[1]["host"], events_2_62[1]["hostId"]) == (
@@ -588,7 +588,7 @@ def test_a_resize_onto_a_failing_host_shows_the_dashboards_fault(live):
     (action,) = live.openstack("server", "event", "list", "db", "-f", "json").json()
     events = live.openstack("server", "event", "show", "db", action["Request ID"], "-f", "json").json()["events"]
     assert (events[0]["event"], events[0]["result"]) == ("compute_finish_resize", "Error")
-    assert "VirtualInterfaceCreateException" in events[0]["traceback"]
+    assert "in finish_migration" in events[0]["traceback"]
 
 
 @needs_osc
