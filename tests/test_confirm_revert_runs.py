@@ -3,6 +3,7 @@ move that left a server of a shared cloud in VERIFY_RESIZE, executed with Nova's
 in Nova's words when there is nothing to answer."""
 import pytest
 
+from dashboard.presenters import stepper
 from simulator import campaigns
 from simulator.pipeline import InvalidRun, start_run
 from simulator.report import build_report
@@ -36,6 +37,9 @@ def test_a_confirm_run_confirms_the_resize_another_run_left_in_verify_resize(dem
     assert [s["name"] for s in report["steps"]] == ["compute.confirm_resize"]
     assert report["usages"]["after"] == {"host1": ZERO, "host2": SMALL, "host3": ZERO}
     assert report["audit"]["exit_code"] == 0
+    # its page's stepper: the confirm alone
+    assert [(stage["key"], stage["state"], stage["hosts"]) for stage in stepper(report)] == [
+        ("confirm", "done", ["host1"])]
 
 
 def test_a_revert_run_sends_the_server_back_to_its_source(demo_cloud):

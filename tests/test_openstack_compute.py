@@ -550,6 +550,9 @@ def test_openstack_server_resize_is_a_run_the_dashboard_shows(live):
         "custom", "demo", "done", "2")
     assert outcome_of(report) == shown(live, "web") == ("VERIFY_RESIZE", "host2", "m1.small")
     assert report["params"]["fail_at"] is None  # nothing injected: the hosts' own failures only
+    with urllib.request.urlopen(f"{live.url}/runs/{report['id']}/", timeout=30) as page:  # its page
+        html = page.read().decode()
+    assert "VERIFY_RESIZE" in html and report["migration"]["uuid"] in html
 
     (action,) = live.openstack("server", "event", "list", "web", "-f", "json").json()
     assert (action["Action"], action["Request ID"]) == ("resize", report["events"][0]["request_id"])
