@@ -9,7 +9,7 @@ in the URL's cloud, on the named server, with no injected failure: the hosts' co
 apply), executed on the workers and listed on the dashboard like any other. Views translate;
 they decide nothing Nova's API layer does not.
 
-What is left out: Nova's other resources and actions (a known action outside resize, migrate,
+What is left out: Nova's other resources and actions (any action but resize, migrate,
 confirmResize and revertResize is "There is no such action"), the legacy ``/v2`` endpoint (the
 version list names v2.1 only), networks, images and volumes (a server has no addresses, no image,
 no volume).
@@ -53,7 +53,7 @@ FAULT_NAMES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "i
                409: "conflictingRequest", 413: "overLimit", 415: "badMediaType", 429: "overLimit",
                501: "notImplemented", 503: "serviceUnavailable"}
 # The server actions this API takes: the run's ``action`` each one is, and its answer's status.
-ACTIONS = {"resize": ("resize", 202), "migrate": ("migrate", 202), "confirmResize": ("confirm", 204),
+SERVER_ACTIONS = {"resize": ("resize", 202), "migrate": ("migrate", 202), "confirmResize": ("confirm", 204),
            "revertResize": ("revert", 202)}
 PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 NOT_AUTHENTICATED = "The request you have made requires authentication."
@@ -520,7 +520,7 @@ def _body(request):
 def _run_params(api, server, name, value):
     """The run an action is: custom, in this cloud, on this server, its body read as Nova reads it
     at this microversion; no failure injected (the hosts' configured ones apply)."""
-    action = ACTIONS[name][0]
+    action = SERVER_ACTIONS[name][0]
     params = {"cloud": api.cloud.name, "server": str(server.uuid), "action": action}
     if action == "resize":
         params["new_flavor"] = str(value["flavorRef"])
@@ -539,7 +539,7 @@ def server_action(api, server_id):
     """``POST /servers/{id}/action``: resize (202), migrate (202; a host from 2.56), confirmResize
     (204), revertResize (202). Each is a run; the answer's request id is its instance action's."""
     name, value = _body(api.request)
-    if name not in ACTIONS:
+    if name not in SERVER_ACTIONS:
         raise Fault(400, f"There is no such action: {name}")
     if api_schema.checked(name, api.version) and (refused := api_schema.refusal(name, value)):
         raise Fault(400, refused.message)
@@ -552,7 +552,7 @@ def server_action(api, server_id):
         raise Fault(error.status, error.message) from error
     # Nova's request id on the answer is the one its instance action records.
     api.request_id = InstanceAction.objects.get(pk=run.pipeline_state["action_id"]).request_id
-    response = HttpResponse(status=ACTIONS[name][1], content_type="application/json")
+    response = HttpResponse(status=SERVER_ACTIONS[name][1], content_type="application/json")
     response["Content-Length"] = "0"
     return response
 
