@@ -44,6 +44,9 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 DRIVERS = ("FakeDriver", "SmallFakeDriver", "MediumFakeDriver")
 VM_STATES = ("active", "stopped")
 THEN = ("none", "confirm", "revert")
+# The request a run sends: a move, or the user's answer to one (on a server the replay boots, which
+# was never resized: Nova refuses it, and that refusal is the outcome).
+ACTIONS = {"resize": "resize", "migrate": "migrate", "confirm": "confirmResize", "revert": "revertResize"}
 POINTS = (
     "select_destinations", "prep_resize", "migrate_disk_and_power_off", "finish_migration",
     "confirm_migration", "destroy", "finish_revert_migration",
@@ -88,7 +91,7 @@ def not_replayable(params):
     problems = []
     if params.get("driver", "FakeDriver") not in DRIVERS:
         problems.append(f"unknown driver {params.get('driver')!r}")
-    if params.get("action", "resize") not in ("resize", "migrate"):
+    if params.get("action", "resize") not in ACTIONS:
         problems.append(f"unknown action {params.get('action')!r}")
     if params.get("then", "none") not in THEN:
         problems.append(f"unknown then {params.get('then')!r}")
@@ -554,9 +557,12 @@ def make_test_case():
                 self.request("setup", server_id, {"os-stop": None})
             setup_requests = {a["request_id"] for a in self.api.get_instance_actions(server_id)}
             # The body the parameters make, whether or not Nova takes it: a cold migration (a host
-            # from microversion 2.56), or a resize (a flavorRef), each with whatever else was asked.
+            # from microversion 2.56), or a resize (a flavorRef), each with whatever else was asked;
+            # a confirm or revert.
             body = {}
-            if p.get("action", "resize") == "migrate":
+            if p.get("action", "resize") in ("confirm", "revert"):
+                body = {ACTIONS[p["action"]]: None}
+            elif p.get("action", "resize") == "migrate":
                 if p.get("dest_host"):
                     body["host"] = p["dest_host"]
                 if p.get("new_flavor"):

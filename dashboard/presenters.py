@@ -25,10 +25,13 @@ STAGES = [
 def stepper(report):
     """The stages of the resize with their state: done, failed, current, pending or skipped."""
     then = report["params"].get("then")
+    answer = report["params"].get("action") in ("confirm", "revert")  # the run is the user's confirm or revert
+    if answer:
+        then = report["params"]["action"]
     finished = report["status"] in RunStatus.TERMINAL
     stages = []
     for key, title, names in STAGES:
-        if key in ("confirm", "revert") and then != key:
+        if (key in ("confirm", "revert") and then != key) or (answer and key != then):
             continue
         steps = [s for s in report["steps"] if s["name"] in names]
         waiting = report["next_step"] in names

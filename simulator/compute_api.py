@@ -8,11 +8,13 @@ from django.db.models import Q
 from . import exceptions as exc
 from .context import CONDUCTOR
 from .models import Flavor, Migration
-from .params import flavor_rows
+from .params import ACTIONS, MOVES, flavor_rows
 from .states import MigrationStatus, TaskState, VmState
 
 # ``@check_instance_state`` of resize (which a cold migration is too).
 MOVE_VM_STATES = (VmState.ACTIVE, VmState.STOPPED)
+# The API's answer to a confirm or revert of a server without a finished migration (400).
+NOT_RESIZED = "Instance has not been resized."
 
 
 class RequestRejected(Exception):
@@ -41,6 +43,13 @@ def _check_source_up(server):
     """``@check_instance_host(check_is_up=True)``."""
     if server.host is None or not server.host.service_up:
         raise RequestRejected(409, exc.ServiceUnavailable().format_message(), "source_host")
+
+
+def check_movable(server, method):
+    """What ``API.resize`` checks of the server before anything else (a resize's flavor, a
+    migration's host): a state it can move from, its host's compute service up (409)."""
+    _check_instance_state(server, method, MOVE_VM_STATES)
+    _check_source_up(server)
 
 
 def lookup_flavor(cloud, flavor_ref):
@@ -79,8 +88,7 @@ def resize(ctx, flavor_ref):
     (Nova's schema refuses one; ``compute_api.resize`` is always called without): the scheduler
     chooses, and may pick the source only with allow_resize_to_same_host."""
     server = ctx.server
-    _check_instance_state(server, "resize", MOVE_VM_STATES)
-    _check_source_up(server)
+    check_movable(server, "resize")
     new_flavor = _checked_flavor(server.flavor, lookup_flavor(ctx.cloud, flavor_ref), flavor_ref)
     ignore_hosts = [] if ctx.params.get("allow_resize_to_same_host") else [server.host.name]
     _send(ctx, "resize", new_flavor, ignore_hosts, None)
@@ -92,11 +100,24 @@ def migrate(ctx, host_name=None):
     not report COMPUTE_SAME_HOST_COLD_MIGRATE), whatever allow_resize_to_same_host says; a
     targeted one is never rescheduled."""
     server = ctx.server
-    _check_instance_state(server, "migrate", MOVE_VM_STATES)
-    _check_source_up(server)
+    check_movable(server, "migrate")
     if host_name is not None:
         _check_destination(host_name, server.host.name, ctx.host_exists(host_name))
     _send(ctx, "migrate", server.flavor, [server.host.name], host_name)
+
+
+def request(ctx):
+    """The request a run sends, as its ``action`` parameter says: a resize, a cold migration, or a
+    confirm or revert of a server left in VERIFY_RESIZE."""
+    params = ctx.params
+    if params["action"] == "confirm":
+        confirm_resize(ctx)
+    elif params["action"] == "revert":
+        revert_resize(ctx)
+    elif params["action"] == "migrate":
+        migrate(ctx, params["dest_host"])
+    else:
+        resize(ctx, params["new_flavor"])
 
 
 def refusal(params):
@@ -118,6 +139,10 @@ def refusal(params):
         return next((f for f in flavors if ref in (f.flavorid, f.name)), None)
 
     try:
+        if params["action"] not in MOVES:
+            # a fresh server was never resized: its state, else its missing migration, refuses it
+            _check_instance_state(server, ACTIONS[params["action"]][1], (VmState.RESIZED,))
+            raise RequestRejected(400, NOT_RESIZED, "action")
         if params["action"] == "migrate":
             _check_instance_state(server, "migrate", MOVE_VM_STATES)
             if params["dest_host"]:
@@ -146,14 +171,18 @@ def _send(ctx, action, flavor, ignore_hosts, destination):
     ctx.cast("conductor.migrate_server", CONDUCTOR)
 
 
-def _finished_migration(server):
+def _finished_migration(ctx):
+    """The migration a confirm or revert answers (``finished``: the server is VERIFY_RESIZE), which
+    the run's later steps work on; 400 when the server has none."""
     migration = (
-        Migration.objects.filter(server=server, status=MigrationStatus.FINISHED)
-        .select_related("source_compute", "dest_compute")
+        Migration.objects.filter(server=ctx.server, status=MigrationStatus.FINISHED)
+        .select_related("source_compute", "dest_compute", "source_node", "dest_node")
         .first()
     )
     if migration is None:
-        raise RequestRejected(400, "Instance has not been resized.", "then")
+        raise RequestRejected(400, NOT_RESIZED, "then" if ctx.params.get("action") in MOVES else "action")
+    ctx.migration = migration
+    ctx.state["migration_id"] = migration.pk
     return migration
 
 
@@ -161,7 +190,7 @@ def confirm_resize(ctx):
     """``POST /servers/{id}/action {"confirmResize": null}`` → 204."""
     server = ctx.server
     _check_instance_state(server, "confirmResize", (VmState.RESIZED,))
-    migration = _finished_migration(server)
+    migration = _finished_migration(ctx)
     if not migration.source_compute.service_up:
         raise RequestRejected(409, exc.ServiceUnavailable().format_message(), "then")
     migration.status = MigrationStatus.CONFIRMING
@@ -174,7 +203,7 @@ def revert_resize(ctx):
     """``POST /servers/{id}/action {"revertResize": null}`` → 202."""
     server = ctx.server
     _check_instance_state(server, "revertResize", (VmState.RESIZED,))
-    migration = _finished_migration(server)
+    migration = _finished_migration(ctx)
     server.task_state = TaskState.RESIZE_REVERTING
     ctx.save_server(expected_task_state=(None,))
     migration.status = MigrationStatus.REVERTING

@@ -94,6 +94,10 @@ class FlavorNotFound(NotFound):
     msg_fmt = "Flavor %(flavor_id)s could not be found."
 
 
+class InstanceNotFound(NotFound):
+    msg_fmt = "Instance %(instance_id)s could not be found."
+
+
 class CannotResizeToSameFlavor(NovaException):
     msg_fmt = "When resizing, instances must change flavor!"
 

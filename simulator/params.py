@@ -42,6 +42,17 @@ KNOWN_BUGS = {
     "(Rocky..Stein), although the server already lives on the dest.",
 }
 
+# The server action a run sends: (label, the action's name in Nova's API). A resize or a cold
+# migration moves the server; confirm and revert answer a move that left a server of a shared cloud
+# in VERIFY_RESIZE (a run of their own, as a user's later request is).
+ACTIONS = {
+    "resize": ("resize — to new_flavor", "resize"),
+    "migrate": ("migrate — cold migration, same flavor", "migrate"),
+    "confirm": ("confirm — confirmResize of a server left in VERIFY_RESIZE", "confirmResize"),
+    "revert": ("revert — revertResize of a server left in VERIFY_RESIZE", "revertResize"),
+}
+MOVES = ("resize", "migrate")
+
 # What the user does once the server reaches VERIFY_RESIZE: (label, how a run's summary says it).
 THEN = {
     "none": ("leave it in VERIFY_RESIZE", "no confirm or revert"),
@@ -160,9 +171,10 @@ PARAMS = {
         ),
         Param(
             "action", GROUP_RESIZE, CHOICE, "resize",
-            "The server action: a resize to new_flavor, or a cold migration (same flavor; dest_host "
-            "targets a host, microversion 2.56).",
-            choices=(("resize", "resize — to new_flavor"), ("migrate", "migrate — cold migration, same flavor")),
+            "The server action: a resize to new_flavor, a cold migration (same flavor; dest_host "
+            "targets a host, microversion 2.56), or confirmResize / revertResize of a server of a shared cloud "
+            "left in VERIFY_RESIZE.",
+            choices=tuple((value, label) for value, (label, _) in ACTIONS.items()),
             unknown="Unknown action '{value}'. Known: {known}.",
         ),
         Param(
@@ -218,7 +230,8 @@ PARAMS = {
             unknown="Unknown bug '{value}'. Known: {known}.",
         ),
         Param(
-            "then", GROUP_AFTERWARDS, CHOICE, "none", "What the user does once the server is VERIFY_RESIZE.",
+            "then", GROUP_AFTERWARDS, CHOICE, "none",
+            "What the user does once a resize or migrate leaves the server VERIFY_RESIZE.",
             choices=tuple((value, label) for value, (label, _) in THEN.items()),
             unknown="then must be one of {known}.",
         ),
@@ -283,15 +296,20 @@ def injected(params):
             where = f"on {', '.join(fail_hosts(params))}" if host else "on every host"
         failure = f"{point} raises {exception} {where}"
     bugs = list(params.get("bugs") or [])
-    bugs_text = f"bug{'s' if len(bugs) > 1 else ''} {', '.join(bugs)} on" if bugs else "known bugs off"
     then = params.get("then") or "none"
+    action = params.get("action") or "resize"
+    if action in ACTIONS and action not in MOVES:
+        request = ACTIONS[action][1]  # a confirm or revert run is that request
+    else:
+        request = THEN[then][1] if then in THEN else then  # what follows the move
+    bugs_text = f"bug{'s' if len(bugs) > 1 else ''} {', '.join(bugs)} on" if bugs else "known bugs off"
     return {
         "fail_at": point,
         "exception": exception,
         "fail_host": host,
         "then": then,
         "bugs": bugs,
-        "summary": " · ".join([failure, THEN[then][1] if then in THEN else then, bugs_text]),
+        "summary": " · ".join([failure, request, bugs_text]),
     }
 
 

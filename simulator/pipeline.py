@@ -59,7 +59,8 @@ class InvalidRun(Exception):
 
 
 def start_run(scenario, overrides, on_cast=None, **fields):
-    """Validate, build the cloud, take the 'before' snapshot and send the resize request.
+    """Validate, build the cloud, take the 'before' snapshot and send the request (a resize, a cold
+    migration, or a confirm or revert of a server left in VERIFY_RESIZE).
 
     ``on_cast(run_id, seq, step, host, task_id)`` sends the first cast once committed; ``fields``
     go on the run (its campaign and entry).
@@ -76,10 +77,7 @@ def start_run(scenario, overrides, on_cast=None, **fields):
             run.before = snapshot(cloud)
             run.pipeline_state = {}
             ctx = StepContext(run, API, IN_PROCESS)
-            if params["action"] == "migrate":
-                compute_api.migrate(ctx, params["dest_host"])
-            else:
-                compute_api.resize(ctx, params["new_flavor"])
+            compute_api.request(ctx)
             run.pipeline_state = ctx.state
             run.seq = 1
             run.hand_on(ctx.next_cast, on_cast)

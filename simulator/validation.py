@@ -10,6 +10,7 @@ from .cloud import find_server
 from .driver import POINTS
 from .models import Cloud, Flavor, Host
 from .params import (
+    ACTIONS,
     CHOICE,
     CHOICES,
     DEFAULT_FLAVORS,
@@ -17,6 +18,7 @@ from .params import (
     FLAG,
     INTEGER,
     MAX_NAME,
+    MOVES,
     NAMES,
     PARAMS,
     TEXT,
@@ -38,9 +40,9 @@ def _base(scenario_name):
 
 
 def _without_resize_flavor(params, overrides):
-    """A cold migration keeps the server's flavor: the preset's or the default's resize flavor,
-    which it did not ask for, does not go into its request."""
-    if params["action"] == "migrate" and "new_flavor" not in overrides:
+    """Only a resize sends a flavor: the preset's or the default's resize flavor, which a cold
+    migration, a confirm or a revert did not ask for, does not go into its request."""
+    if params["action"] != "resize" and "new_flavor" not in overrides:
         params["new_flavor"] = None
 
 
@@ -56,6 +58,7 @@ def resolve(scenario_name, overrides):
     for param in PARAMS.values():
         params[param.name] = _checked(param, params[param.name])
     _without_resize_flavor(params, overrides)
+    _check_answer(params)
     _check_cloud(params, overrides)
     _check_failure(params)
     _check_request(params)
@@ -72,9 +75,23 @@ def requested(scenario_name, overrides):
             params[param.name] = _checked(param, params.get(param.name))
         except ParamError:
             pass
-    if params.get("action") in ("resize", "migrate"):
+    if params.get("action") in ACTIONS:
         _without_resize_flavor(params, overrides)
     return params
+
+
+def _check_answer(params):
+    """A confirm or revert is the user's answer to a move that left the server in VERIFY_RESIZE:
+    its request (``{"confirmResize": null}``) has no flavor and no host, and nothing follows it."""
+    action = params["action"]
+    if action in MOVES:
+        return
+    name = ACTIONS[action][1]
+    for key, goes_with in (("new_flavor", "a resize"), ("dest_host", "a cold migration")):
+        if params[key]:
+            raise ParamError(key, f"{name} sends no {key}: {key} goes with {goes_with}.")
+    if params["then"] != "none":
+        raise ParamError("then", f"then follows a resize or migrate; action {action} is itself the user's {name}.")
 
 
 def _check_request(params):

@@ -19,8 +19,14 @@ _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 
 
 def format_traceback(error):
-    """The formatted traceback, with file names relative to the project."""
+    """The formatted traceback, with file names relative to the project (a fault's details)."""
     return "".join(traceback.format_exception(error)).replace(_ROOT, "")
+
+
+def format_frames(error):
+    """The traceback's frames alone, as Nova keeps an instance action event's (``format_tb``: no
+    "Traceback" line and no exception line; the event's details say what was raised)."""
+    return "".join(traceback.format_tb(error.__traceback__)).replace(_ROOT, "")
 
 
 def add_instance_fault_from_exc(ctx, error):
@@ -68,7 +74,7 @@ def _finish_event(ctx, event_name, error):
     first = rows.order_by("id").values("id")[:1]
     finish = {"finish_time": ctx.now(), "result": "Error" if error else "Success"}
     if error:
-        finish.update(traceback=format_traceback(error), details=exc.fault_fields(error)[1])
+        finish.update(traceback=format_frames(error), details=exc.fault_fields(error)[1])
         ctx.action_failed()
     InstanceActionEvent.objects.filter(pk=Subquery(first)).update(**finish)
 
