@@ -176,7 +176,8 @@ def read_compute(url, token=None, session=None):
     """Nova's servers (all projects), migrations and flavors from the compute endpoint at ``url``
     (``…/v2.1``), as ``store`` takes them: ``GET /servers/detail?all_tenants=1``,
     ``GET /os-migrations`` and ``GET /flavors/detail?is_public=None``, following their pages."""
-    reader = Reader(url, token, {"OpenStack-API-Version": f"compute {COMPUTE_VERSION}"}, session=session)
+    reader = Reader(url, token, {"OpenStack-API-Version": f"compute {COMPUTE_VERSION}",
+                                 "X-OpenStack-Nova-API-Version": COMPUTE_VERSION}, session=session)
     servers = _pages(reader, "/servers/detail", "servers", {"all_tenants": "1"})
     migrations = _pages(reader, "/os-migrations", "migrations", {})
     flavors = _pages(reader, "/flavors/detail", "flavors", {"is_public": "None"})

@@ -243,3 +243,99 @@ def test_import_cloud_command_errors(tmp_path):
         _command("import_cloud", "--name", "x", "--placement-url", "http://127.0.0.1:9")
     with pytest.raises(CommandError, match="Cloud nope does not exist"):
         _command("copy_cloud", "nope")
+
+
+# -- the readers, on canned answers ------------------------------------------------------------------
+class Answer:
+    def __init__(self, body, status=200):
+        self.body, self.status_code, self.text, self.reason = body, status, json.dumps(body), "reason"
+
+    def json(self):
+        return self.body
+
+
+class Canned:
+    """A requests session answering GETs from ``pages`` ({(path, marker): body}); it records them."""
+
+    def __init__(self, pages):
+        self.pages, self.sent = pages, []
+
+    def get(self, url, params=None, headers=None, timeout=None):
+        path = "/" + url.split("/", 3)[3]
+        marker = (params or {}).get("marker")
+        self.sent.append((path, marker, headers))
+        body = self.pages.get((path, marker))
+        if callable(body):
+            body = body()
+        return Answer(body) if body is not None else Answer({"itemNotFound": {"message": f"{path} not found"}}, 404)
+
+
+def test_reading_nova_from_its_compute_endpoint():
+    server = {
+        "id": real.WEB, "name": "web-1", "status": "ACTIVE", "OS-EXT-STS:vm_state": "active",
+        "OS-EXT-STS:task_state": None, "OS-EXT-STS:power_state": 1,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": "compute1.example.org", "tenant_id": "p1", "user_id": "u1",
+        "flavor": {"original_name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20, "ephemeral": 0, "swap": 0, "extra_specs": {}},
+    }
+    other = {**server, "id": real.CACHE, "name": "cache-1", "OS-EXT-STS:vm_state": "stopped", "status": "SHUTOFF"}
+    migration = {"id": 12, "uuid": real.DB_MIGRATION, "instance_uuid": real.WEB, "status": "error", "migration_type": "resize",
+                 "source_node": "compute1.example.org", "dest_node": "compute2.example.org",
+                 "old_instance_type_id": 1, "new_instance_type_id": 2}
+    canned = Canned({
+        ("/v2.1/servers/detail", None): {"servers": [server], "servers_links": [{"rel": "next", "href": "…"}]},
+        ("/v2.1/servers/detail", real.WEB): {"servers": [other]},
+        ("/v2.1/os-migrations", None): {"migrations": [migration]},
+        ("/v2.1/flavors/detail", None): {"flavors": [{"id": "2", "name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20, "OS-FLV-EXT-DATA:ephemeral": 0, "swap": 0}]},
+    })
+    nova = imports.read_compute("http://nova.example.org:8774/v2.1", token="t", session=canned)
+    assert [s["name"] for s in nova["servers"]] == ["web-1", "cache-1"]  # both pages
+    assert nova["servers"][1]["vm_state"] == "stopped" and nova["servers"][0]["flavor"]["ram"] == 2048
+    assert nova["migrations"][0]["uuid"] == real.DB_MIGRATION and nova["flavors"][0]["id"] == "2"
+    headers = canned.sent[0][2]
+    assert headers["OpenStack-API-Version"] == "compute 2.59" and headers["X-Auth-Token"] == "t"
+    assert [(path, marker) for path, marker, _ in canned.sent] == [
+        ("/v2.1/servers/detail", None), ("/v2.1/servers/detail", real.WEB), ("/v2.1/os-migrations", None), ("/v2.1/flavors/detail", None)]
+
+
+def test_reading_placement_again_when_a_provider_changes_meanwhile():
+    generations = iter([3, 4, 4, 4, 4, 4])
+
+    def document(key, value):
+        return lambda: {"resource_provider_generation": next(generations), key: value}
+
+    base = f"/resource_providers/{real.COMPUTE1}"
+    canned = Canned({
+        ("/", None): {"versions": [{"max_version": "1.39"}]},
+        ("/resource_providers", None): {"resource_providers": [{"uuid": real.COMPUTE1, "name": "compute1", "root_provider_uuid": real.COMPUTE1}]},
+        (f"{base}/inventories", None): document("inventories", real.inventory()),
+        (f"{base}/usages", None): document("usages", real.SMALL),
+        (f"{base}/allocations", None): document("allocations", {real.WEB: {"resources": real.SMALL}}),
+    })
+    read = imports.read_placement("http://placement.example.org:8778", token="t", session=canned)
+    assert read["providers"][0]["generation"] == 4 and read["providers"][0]["allocations"] == {real.WEB: real.SMALL}
+    assert len(canned.sent) == 2 + 6  # the provider read twice: its generation moved between the reads
+    assert canned.sent[0][2]["OpenStack-API-Version"] == "placement 1.14"
+    with pytest.raises(ImportFailed, match=r"GET http://placement.example.org:8778/nope answered 404: /nope not found"):
+        imports.Reader("http://placement.example.org:8778", session=canned).get("/nope")
+
+
+def test_keystone_password_login_and_catalog():
+    class Keystone:
+        def post(self, url, json=None, timeout=None):
+            self.url, self.body = url, json
+            answer = Answer({"token": {"catalog": [
+                {"type": "placement", "endpoints": [{"interface": "public", "region_id": "RegionOne", "url": "http://placement.example.org:8778"}]},
+                {"type": "compute", "endpoints": [{"interface": "internal", "region_id": "RegionOne", "url": "http://nova-internal:8774/v2.1"},
+                                                  {"interface": "public", "region_id": "RegionOne", "url": "http://nova.example.org:8774/v2.1"}]},
+            ]}}, status=201)
+            answer.headers = {"X-Subject-Token": "gAAAAB-issued"}
+            return answer
+
+    keystone = Keystone()
+    session = imports.keystone_session("http://keystone.example.org:5000", "admin", "secret", "admin", session=keystone)
+    assert keystone.url == "http://keystone.example.org:5000/v3/auth/tokens"
+    assert keystone.body["auth"]["scope"] == {"project": {"name": "admin", "domain": {"name": "Default"}}}
+    assert session.token == "gAAAAB-issued"
+    assert session.endpoint("placement") == "http://placement.example.org:8778"
+    assert session.endpoint("compute") == "http://nova.example.org:8774/v2.1"
+    assert session.endpoint("image") is None

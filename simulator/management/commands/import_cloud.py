@@ -71,6 +71,8 @@ class Command(BaseCommand):
                 )
                 token = session.token
                 placement_url = placement_url or session.endpoint("placement")
+                files = options["servers_json"] or options["migrations_json"] or options["flavors_json"]
+                compute_url = compute_url or (None if files else session.endpoint("compute"))
             if not placement_url:
                 raise CommandError("Give --placement-url (or Keystone options whose catalog has Placement).")
             cloud = import_cloud(
