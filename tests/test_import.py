@@ -339,3 +339,26 @@ def test_keystone_password_login_and_catalog():
     assert session.endpoint("placement") == "http://placement.example.org:8778"
     assert session.endpoint("compute") == "http://nova.example.org:8774/v2.1"
     assert session.endpoint("image") is None
+
+
+def test_the_rest_api_never_changes_an_imported_cloud(api):
+    cloud = real.imported_cloud()
+    host = cloud.hosts.get(name="compute1.example.org")
+    refused = [
+        api.post("/api/hosts/", {"cloud": "prod", "name": "compute3"}, format="json"),
+        api.patch(f"/api/hosts/{host.pk}/", {"service_up": False}, format="json"),
+        api.delete(f"/api/hosts/{host.pk}/"),
+        api.post("/api/flavors/", {"cloud": "prod", "flavorid": "9", "name": "m1.huge", "vcpus": 8, "memory_mb": 16384, "root_gb": 160}, format="json"),
+        api.delete(f"/api/flavors/{cloud.flavors.get(name='m1.tiny').pk}/"),
+        api.post("/api/servers/", {"cloud": "prod", "name": "new", "host": "compute1.example.org", "flavor": "m1.tiny"}, format="json"),
+        api.delete(f"/api/servers/{real.WEB}/"),
+        api.put(f"/api/providers/{real.COMPUTE1}/inventories/VCPU/", {"total": 1, "reserved": 0, "min_unit": 1, "max_unit": 1, "step_size": 1, "allocation_ratio": 1.0}, format="json"),
+        api.delete(f"/api/providers/{real.COMPUTE2}/inventories/DISK_GB/"),
+    ]
+    assert [r.status_code for r in refused] == [409] * len(refused), [r.content for r in refused]
+    assert refused[0].json()["detail"].startswith("Cloud prod is imported from a real cloud and is never changed here")
+    assert cloud.hosts.count() == 2 and cloud.servers.count() == 5 and cloud.flavors.count() == 3
+    assert api.get(f"/api/providers/{real.COMPUTE1}/usages/").json()["usages"] == {"DISK_GB": 23, "MEMORY_MB": 3584, "VCPU": 4}
+    # A copy is an ordinary cloud.
+    copy = copy_cloud(cloud)
+    assert api.patch(f"/api/hosts/{copy.hosts.get(name='compute1.example.org').pk}/", {"service_up": False}, format="json").status_code == 200
