@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -22,11 +22,14 @@ from .usage import build_bars, cloud_scales, consumer_names
 
 
 def cloud_list(request):
-    """The imported clouds and the copies made of them."""
+    """The imported clouds (their copies are on their pages)."""
     clouds = (
-        Cloud.objects.filter(Q(imported__isnull=False) | Q(copy_of__isnull=False))
-        .select_related("copy_of")
-        .annotate(n_servers=Count("servers", distinct=True), n_providers=Count("providers", distinct=True))
+        Cloud.objects.filter(imported__isnull=False)
+        .annotate(
+            n_servers=Count("servers", distinct=True),
+            n_providers=Count("providers", distinct=True),
+            n_copies=Count("copies", distinct=True),
+        )
         .order_by("name")
     )
     return render(request, "clouds/list.html", {"clouds": clouds})
@@ -71,8 +74,10 @@ def cloud_detail(request, name):
                 {"migration": m, "held": ", ".join(held.get(str(m.uuid), [])), "leaked": str(m.uuid) in leaked}
                 for m in migrations
             ],
-            "copies": cloud.copies.order_by("name") if record else [],
-            "runs": Run.objects.filter(cloud=cloud).select_related("cloud")[:10] if not record else [],
+            # The copies made to run several resizes in (not the one each run on it makes).
+            "copies": cloud.copies.exclude(runs__params__cloud=cloud.name).order_by("name") if record else [],
+            "runs": (Run.objects.filter(params__cloud=cloud.name) if record else Run.objects.filter(cloud=cloud))
+            .select_related("cloud")[:10],
         },
     )
 

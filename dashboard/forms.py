@@ -92,15 +92,16 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, param in PARAMS.items():
             self.fields[name] = form_field(param)
-        # A run's cloud is a fresh one, one of the shared clouds or a copy of an imported cloud (any
-        # cloud by name over REST; never an imported one).
-        shared = list(
-            Cloud.objects.filter(Q(shared=True) | Q(copy_of__isnull=False, imported__isnull=True))
-            .order_by("-shared", "name").values_list("name", flat=True)
-        )
+        # A run's cloud is a fresh one, one of the shared clouds, an imported cloud (the run is on a
+        # fresh copy of it) or a copy of one (any cloud by name over REST).
+        shared = [
+            (cloud.name, f"{cloud.name} (imported: the run is on a fresh copy)" if cloud.is_imported else cloud.name)
+            for cloud in Cloud.objects.filter(Q(shared=True) | Q(imported__isnull=False) | Q(copy_of__isnull=False))
+            .only("name", "imported").order_by("-shared", "name")
+        ]
         self.fields["cloud"] = forms.ChoiceField(
             required=False,
-            choices=[("", PARAMS["cloud"].empty)] + [(name, name) for name in shared],
+            choices=[("", PARAMS["cloud"].empty)] + shared,
             help_text=PARAMS["cloud"].help,
         )
         self.flavor_names = FLAVOR_NAMES

@@ -150,22 +150,12 @@ def _host_not_found(field, name):
     return ParamError(field, exc.ComputeHostNotFound(host=name).format_message())
 
 
-def imported_refusal(name):
-    """Why a run is refused in an imported cloud, and where it can run instead."""
-    return (
-        f"Cloud {name} is imported from a real cloud: runs never change it. Replay on a copy of it "
-        f"(python manage.py copy_cloud {name}, or Replay on a copy on its page)."
-    )
-
-
 def _check_cloud(params, overrides):
     """The hosts, flavor and server against the cloud the run will use."""
     if params["cloud"]:
         cloud = Cloud.objects.filter(name=params["cloud"]).first()
         if cloud is None:
             raise ParamError("cloud", f"Cloud {params['cloud']} does not exist (python manage.py seed_demo builds 'demo').")
-        if cloud.is_imported:
-            raise ParamError("cloud", imported_refusal(cloud.name))
         if params["extra_flavors"]:
             raise ParamError("extra_flavors", "A shared cloud has its own flavors: extra_flavors is for a fresh cloud.")
         params["hosts"] = params["driver"] = None  # the cloud's

@@ -180,18 +180,24 @@ def test_a_copy_has_everything_with_new_uuids():
 
 def test_runs_never_change_an_imported_cloud():
     source = real.imported_cloud()
-    with pytest.raises(InvalidRun, match="Cloud prod is imported from a real cloud: runs never change it. Replay on a copy"):
-        start_run("custom", {"cloud": "prod", "server": "web-1", "new_flavor": "m1.medium"})
     before = _holdings(source)
-    copy = copy_cloud(source)
+    # A run in the imported cloud runs on a fresh copy of it.
     run = run_to_completion(start_run(
-        "custom", {"cloud": copy.name, "server": "web-1", "new_flavor": "m1.medium", "fail_at": "finish_migration"}))
-    assert run.status == "done" and run.cloud == copy
-    assert _holdings(source) == before
-    # The resize went to compute2 with the real capacities: its free room, as Placement counts it.
+        "custom", {"cloud": "prod", "server": "web-1", "new_flavor": "m1.medium", "fail_at": "finish_migration"}))
+    assert run.status == "done" and run.server_status == "ERROR"
+    assert (run.cloud.name, run.cloud.copy_of, run.params["cloud"]) == (f"prod-run-{run.pk}", source, "prod")
+    assert _holdings(source) == before and Server.objects.get(uuid=real.WEB).status == "ACTIVE"
+    # The resize went to compute2 with the real capacities.
     assert run.pipeline_state["request_spec"]["resources"] == {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 40}
     assert Migration.objects.get(pk=run.pipeline_state["migration_id"]).dest_node.name == "compute2.example.org"
     assert run.before["inventories"]["compute1.example.org"]["MEMORY_MB"]["capacity"] == 97536
+    # A copy made by hand is shared by the runs in it.
+    copy = copy_cloud(source)
+    run = run_to_completion(start_run("custom", {"cloud": copy.name, "server": "web-1", "new_flavor": "m1.medium"}))
+    assert run.cloud == copy and Server.objects.get(cloud=copy, name="web-1").status == "VERIFY_RESIZE"
+    with pytest.raises(InvalidRun, match="Cannot 'resize' instance .* while it is in vm_state resized"):
+        start_run("custom", {"cloud": copy.name, "server": "web-1", "new_flavor": "m1.large"})
+    assert _holdings(source) == before
 
 
 # -- the commands ------------------------------------------------------------------------------------
@@ -201,7 +207,7 @@ def _command(*args):
     from django.core.management import call_command
 
     out = StringIO()
-    call_command(*args, stdout=out)
+    call_command(*args, stdout=out, stderr=out)
     return out.getvalue()
 
 
@@ -224,6 +230,12 @@ def test_import_cloud_command(monkeypatch, tmp_path):
     assert "Usages: the same as Placement's, provider by provider." in lines
     assert f"  orphaned (migration of db-1, error): Allocations were set against consumer UUID {real.DB_MIGRATION} but no existing instances or active migrations are related. Allocations for consumer UUID {real.DB_MIGRATION} on Resource Provider {real.COMPUTE1} can be deleted: {{'resources': {{'DISK_GB': 1, 'MEMORY_MB': 512, 'VCPU': 1}}}}" in lines
     assert any(line.startswith(f"  orphaned (unknown consumer): Allocations were set against consumer UUID {real.DELETED}") for line in lines)
+
+    out = _command("resize_campaign", "--scenario", "custom", "--params",
+                   '{"cloud": "prod", "server": "web-1", "new_flavor": "m1.medium", "fail_at": "finish_migration"}',
+                   "--axis", "then=all", "--axis", "bugs=all", "--in-process")
+    assert "Campaign 1 done: 6 runs, 0 skipped" in out, out
+    assert Cloud.objects.filter(copy_of__name="prod").count() == 6
 
     out = _command("copy_cloud", "prod", "--name", "prod-what-if")
     assert out.startswith("Copied prod to prod-what-if: 2 hosts, 5 servers.")

@@ -178,11 +178,10 @@ def test_a_run_replayed_on_a_copy_has_the_real_capacities(placement, tmp_path):
     assert (migration.dest_node.name, migration.status) == ("compute2.example.org", "error")
     assert report_after["compute2.example.org"] == {"VCPU": 4, "MEMORY_MB": 8192, "DISK_GB": 80}  # vm-b, vm-c, vm-a's m1.medium
 
-    # On another copy, m1.large asks 80 GB where compute2 has 60 free: no host has room
-    # (NoValidHost), as the real cloud's capacities say.
-    other = copy_cloud(source)
-    run = run_to_completion(start_run("custom", {"cloud": other.name, "server": "vm-a", "new_flavor": "m1.large"}))
-    assert run.status == "done" and run.server_status == "ACTIVE"
+    # Named as the cloud of a run, the imported cloud is copied for it: there m1.large asks 80 GB
+    # where compute2 has 60 free, so no host has room (NoValidHost), as the real capacities say.
+    run = run_to_completion(start_run("custom", {"cloud": "real", "server": "vm-a", "new_flavor": "m1.large"}))
+    assert run.status == "done" and run.server_status == "ACTIVE" and run.cloud.copy_of == source
     assert build_room(run)["compute2.example.org"]["DISK_GB"] == {"asked": 80, "free": 60, "refused": "more than is free"}
 
     # Nothing was written to the real Placement, and the import is as it was.

@@ -5,8 +5,9 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from dashboard import views
 from simulator import imports
-from simulator.models import Cloud
+from simulator.models import Cloud, Run
 from tests import imported as real
 
 pytestmark = pytest.mark.django_db
@@ -81,26 +82,42 @@ def test_an_imported_cloud_is_drawn_like_any_cloud(client):
     assert client.get("/clouds/nope/").status_code == 404
 
 
-def test_replaying_a_servers_resize_on_a_copy(client, logged_in):
+def test_replaying_a_servers_resize_on_a_copy(client, logged_in, monkeypatch):
     real.imported_cloud()
-    response = logged_in.post("/clouds/prod/copy/", {"server": "web-1", "then": "run"})
-    assert response.status_code == 302 and response["Location"] == "/runs/new/?cloud=prod-copy-1&server=web-1"
-    copy = Cloud.objects.get(name="prod-copy-1")
-    assert copy.copy_of.name == "prod"
-    form = logged_in.get(response["Location"]).content.decode()
-    assert '<option value="prod-copy-1" selected>' in form
+    page = client.get("/clouds/prod/").content.decode()
+    assert '<a href="/runs/new/?cloud=prod&amp;server=web-1">Resize it on a copy</a>' in page
+    assert '<a href="/campaigns/new/?cloud=prod&amp;server=web-1">a campaign</a>' in page
+    assert "Nova would refuse a resize in ERROR" in page  # db-1
+    form = logged_in.get("/runs/new/?cloud=prod&server=web-1").content.decode()
+    assert '<option value="prod" selected>prod (imported: the run is on a fresh copy)</option>' in form
     for name, value in (("server", "web-1"), ("source_host", "compute1.example.org"), ("flavor", "m1.small"), ("new_flavor", "m1.medium")):
         assert re.search(rf'name="{name}" value="{re.escape(value)}"', form), name
-    response = logged_in.post("/clouds/prod/copy/", {"server": "web-1", "then": "campaign"})
-    assert response["Location"] == "/campaigns/new/?cloud=prod-copy-2&server=web-1"
-    form = logged_in.get(response["Location"]).content.decode()
-    assert "&quot;cloud&quot;: &quot;prod-copy-2&quot;" in form
+    data = {
+        "scenario": "custom", "loaded": "custom", "cloud": "prod", "hosts": "", "driver": "", "server": "web-1",
+        "source_host": "compute1.example.org", "action": "resize", "flavor": "m1.small", "new_flavor": "m1.medium",
+        "dest_host": "", "vm_state": "active", "fail_at": "finish_migration", "exception": "", "inner_exception": "",
+        "reason": "", "fail_host": "", "bugs": [], "then": "none", "max_attempts": "3", "step_delay": "0",
+    }
+    monkeypatch.setattr(views, "cast", lambda *args: None)  # no worker here: the run stays queued
+    response = logged_in.post("/runs/new/", data)
+    assert response.status_code == 302 and response["Location"].startswith("/runs/"), response.content.decode()[-3000:]
+    run = Run.objects.get()
+    assert run.cloud.copy_of.name == "prod" and run.cloud.name == f"prod-run-{run.pk}"
+    replays = client.get("/clouds/prod/").content.decode()
+    assert f'in <a href="/clouds/prod-run-{run.pk}/">prod-run-{run.pk}</a>' in replays
+
+    form = logged_in.get("/campaigns/new/?cloud=prod&server=web-1").content.decode()
+    assert "&quot;cloud&quot;: &quot;prod&quot;" in form and "&quot;server&quot;: &quot;web-1&quot;" in form
+
+    response = logged_in.post("/clouds/prod/copy/")
+    assert response.status_code == 302 and response["Location"] == "/clouds/prod-copy-1/"
     page = logged_in.get("/clouds/prod-copy-1/").content.decode()
-    assert "copy of prod" in page and "/runs/new/?cloud=prod-copy-1&amp;server=web-1" in page
+    assert "copy of prod" in page and '<a href="/runs/new/?cloud=prod-copy-1&amp;server=web-1">Resize it</a>' in page
+    assert 'href="/clouds/prod-copy-1/"' in logged_in.get("/clouds/prod/").content.decode()
 
 
 def test_copying_needs_a_login(client):
     real.imported_cloud()
-    response = client.post("/clouds/prod/copy/", {"server": "web-1", "then": "run"})
+    response = client.post("/clouds/prod/copy/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert not Cloud.objects.filter(copy_of__isnull=False).exists()
