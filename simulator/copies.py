@@ -11,6 +11,7 @@ import uuid
 
 from django.db import transaction
 
+from .audit import audit_cloud, finding_key, findings
 from .models import Allocation, Cloud, Consumer, Flavor, Host, Inventory, Migration, ResourceProvider, Server
 
 
@@ -124,4 +125,8 @@ def copy_cloud(source, name=None):
         )
         for a in Allocation.objects.filter(provider__cloud=source)
     )
+    # What the audit finds now was in the imported cloud: a run here says so of what it finds again.
+    audit = audit_cloud(cloud)
+    cloud.inherited = [list(finding_key(kind, finding)) for kind, finding in findings(audit)]
+    cloud.save(update_fields=["inherited"])
     return cloud

@@ -55,6 +55,11 @@ class Cloud(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies",
         help_text="The imported cloud this one is a copy of, for replays.",
     )
+    inherited = models.JSONField(
+        null=True, blank=True,
+        help_text="A copy's audit findings when it was made (keys of simulator.audit.finding_key): what a run "
+        "in it finds again was there before it.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -374,3 +374,22 @@ def test_the_rest_api_never_changes_an_imported_cloud(api):
     # A copy is an ordinary cloud.
     copy = copy_cloud(cloud)
     assert api.patch(f"/api/hosts/{copy.hosts.get(name='compute1.example.org').pk}/", {"service_up": False}, format="json").status_code == 200
+
+
+def test_what_a_copy_had_before_a_run_is_inherited():
+    source = real.imported_cloud()
+    run = run_to_completion(start_run("custom", {"cloud": "prod", "server": "web-1", "new_flavor": "m1.medium", "then": "confirm"}))
+    # The copy had the import's 2 orphaned allocations, its missing one and its mismatch: the run added nothing.
+    assert [f.get("inherited") for kind in ("orphaned", "missing", "flavor_mismatch") for f in run.audit[kind]] == [True] * 4
+    assert run.audit_summary == "orphaned 2 inherited · missing 1 inherited · flavor mismatch 1 inherited"
+    from simulator.campaigns import outcome
+
+    assert outcome(run) == "clean"
+    leaky = run_to_completion(start_run("custom", {"cloud": "prod", "server": "web-1", "new_flavor": "m1.medium",
+                                                    "fail_at": "revert_move", "then": "revert"}))
+    assert outcome(leaky) == "orphaned" and leaky.audit_summary.startswith("orphaned 2 · orphaned 2 inherited")
+    new = [f for f in leaky.audit["orphaned"] if not f.get("inherited")]
+    assert {f["provider"] for f in new} == {"compute1.example.org", "compute2.example.org"}  # the revert's leak
+    from simulator.audit import findings
+
+    assert not any(f.get("inherited") for _, f in findings(audit_cloud(source)))  # the import itself inherits nothing

@@ -21,6 +21,11 @@ class Migration(migrations.Migration):
             name='imported',
             field=models.JSONField(blank=True, help_text='Set on a cloud read from a real Placement and Nova: where from, when, what was found. Runs never change such a cloud; they run on a copy.', null=True),
         ),
+        migrations.AddField(
+            model_name='cloud',
+            name='inherited',
+            field=models.JSONField(blank=True, help_text="A copy's audit findings when it was made (keys of simulator.audit.finding_key): what a run in it finds again was there before it.", null=True),
+        ),
         migrations.AlterField(
             model_name='consumer',
             name='consumer_type',
