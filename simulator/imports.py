@@ -12,6 +12,7 @@ anything else is unknown. The audit (``simulator.audit``) then judges it with No
 """
 import json
 import math
+import uuid as uuidlib
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from urllib.parse import urljoin
@@ -160,7 +161,7 @@ def read_placement(url, token=None, session=None, attempts=3):
                 "inventories": inventories["inventories"],
                 "usages": usages["usages"],
                 "allocations": {
-                    consumer: body["resources"] for consumer, body in allocations["allocations"].items()
+                    _uuid(consumer, "Consumer"): body["resources"] for consumer, body in allocations["allocations"].items()
                 },
             }
         )
@@ -206,7 +207,7 @@ def _pages(reader, path, key, params):
 def _compute_server(body):
     flavor = body.get("flavor") or {}
     return {
-        "uuid": body["id"],
+        "uuid": _uuid(body["id"], "Server id"),
         "name": body.get("name") or body["id"],
         "status": body.get("status"),
         "vm_state": body.get("OS-EXT-STS:vm_state"),
@@ -225,8 +226,8 @@ def _compute_server(body):
 def _compute_migration(body):
     return {
         "id": body.get("id"),
-        "uuid": body.get("uuid"),
-        "server_uuid": body.get("instance_uuid"),
+        "uuid": _uuid(body["uuid"], "Migration uuid") if body.get("uuid") else None,
+        "server_uuid": _uuid(body["instance_uuid"], "Migration instance_uuid"),
         "status": body.get("status"),
         "migration_type": body.get("migration_type"),
         "source_node": body.get("source_node"),
@@ -282,6 +283,14 @@ MIGRATIONS_COMMAND = "openstack server migration list -f json"
 FLAVORS_COMMAND = "openstack flavor list --all --long -f json"
 
 
+def _uuid(value, what):
+    """A uuid as Placement writes it (lower case, with dashes), or ImportFailed."""
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        raise ImportFailed(f"{what} {value!r} is not a uuid.") from None
+
+
 def from_osc_servers(text):
     """Servers from what ``openstack server list --all-projects --long -f json`` prints. Its
     Status and Task State give vm_state (Nova's status map read backwards)."""
@@ -292,7 +301,7 @@ def from_osc_servers(text):
             power = _POWER_STATES.get(power.upper(), PowerState.NOSTATE)
         servers.append(
             {
-                "uuid": row["ID"],
+                "uuid": _uuid(row["ID"], "Server ID"),
                 "name": row["Name"] or row["ID"],
                 "status": row["Status"],
                 "vm_state": None,
@@ -320,8 +329,8 @@ def from_osc_migrations(text):
     return [
         {
             "id": row.get("Id"),
-            "uuid": row["UUID"],
-            "server_uuid": row["Server UUID"],
+            "uuid": _uuid(row["UUID"], "Migration UUID"),
+            "server_uuid": _uuid(row["Server UUID"], "Server UUID"),
             "status": row["Status"],
             "migration_type": row.get("Type") or "resize",
             "source_node": row["Source Node"],

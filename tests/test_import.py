@@ -42,6 +42,12 @@ def test_older_clients_flavor_columns_and_missing_columns():
         from_osc_servers(json.dumps(rows))
     with pytest.raises(ImportFailed, match="not JSON"):
         from_osc_servers("ID Name\n")
+    rows = json.loads(real.osc_json("servers"))
+    rows[0]["ID"] = rows[0]["ID"].upper()
+    assert from_osc_servers(json.dumps(rows))[0]["uuid"] == real.WEB  # as Placement writes it
+    rows[0]["ID"] = "web-1"
+    with pytest.raises(ImportFailed, match="Server ID 'web-1' is not a uuid"):
+        from_osc_servers(json.dumps(rows))
 
 
 def test_migrations_need_their_uuid():
