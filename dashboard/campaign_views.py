@@ -86,6 +86,10 @@ def campaign_new(request):
             if as_id(source) is None:
                 raise Http404("No such campaign")
             initial = CampaignForm.initial_for(_campaign(as_id(source)))
+        elif request.GET.get("cloud"):  # a server of a copy of an imported cloud
+            from .cloud_views import campaign_initial
+
+            initial = campaign_initial(request.GET["cloud"], request.GET.get("server", "")) or {}
         form = CampaignForm(initial=initial)
     if preview:
         preview = {**preview, "axes": [(name, [pages.value_text(name, v) for v in values])

@@ -8,9 +8,10 @@ comma list, checkboxes). The simulator validates what is submitted.
 import json
 
 from django import forms
+from django.db.models import Q
 from django.urls import reverse_lazy
 
-from simulator import campaigns
+from simulator import campaigns, imports
 from simulator.models import Cloud
 from simulator.params import (
     CHOICE,
@@ -91,11 +92,16 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, param in PARAMS.items():
             self.fields[name] = form_field(param)
-        # A run's cloud is a fresh one or one of the shared clouds (any cloud by name over REST).
-        shared = list(Cloud.objects.filter(shared=True).values_list("name", flat=True))
+        # A run's cloud is a fresh one, one of the shared clouds, an imported cloud (the run is on a
+        # fresh copy of it) or a copy of one (any cloud by name over REST).
+        shared = [
+            (cloud.name, f"{cloud.name} (imported: the run is on a fresh copy)" if cloud.is_imported else cloud.name)
+            for cloud in Cloud.objects.filter(Q(shared=True) | Q(imported__isnull=False) | Q(copy_of__isnull=False))
+            .only("name", "imported").order_by("-shared", "name")
+        ]
         self.fields["cloud"] = forms.ChoiceField(
             required=False,
-            choices=[("", PARAMS["cloud"].empty)] + [(name, name) for name in shared],
+            choices=[("", PARAMS["cloud"].empty)] + shared,
             help_text=PARAMS["cloud"].help,
         )
         self.flavor_names = FLAVOR_NAMES
@@ -251,3 +257,79 @@ class CampaignForm(forms.Form):
         }.get(where, where if where in self.fields else None)
         named = where != "params" or not detail or detail in error.message
         self.add_error(target, error.message if named else f"{detail}: {error.message}")
+
+
+class ImportForm(forms.Form):
+    """Import a real cloud: Placement's endpoint and token, and Nova's servers, migrations and
+    flavors as the openstack command prints them (or Nova's compute endpoint)."""
+
+    name = forms.SlugField(max_length=100, help_text="The imported cloud's name.")
+    placement_url = forms.CharField(
+        label="Placement URL", max_length=500, help_text="Placement's endpoint, e.g. http://controller:8778. Only read (GET)."
+    )
+    token = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="A Keystone token (openstack token issue -f value -c id); sent to Placement and Nova, never stored.",
+    )
+    servers_json = forms.FileField(
+        label="Servers", required=False, help_text=f"What `{imports.SERVERS_COMMAND}` prints."
+    )
+    migrations_json = forms.FileField(
+        label="Migrations", required=False,
+        help_text=f"What `{imports.MIGRATIONS_COMMAND}` prints: a migration's allocations are told by its UUID.",
+    )
+    flavors_json = forms.FileField(
+        label="Flavors", required=False,
+        help_text=f"What `{imports.FLAVORS_COMMAND}` prints. Without it a flavor's sizes are what its servers "
+        "hold, and a flavor mismatch cannot be seen.",
+    )
+    compute_url = forms.CharField(
+        label="Compute URL", required=False, max_length=500,
+        help_text="Or read Nova itself (…/v2.1): its servers, migrations and flavors, instead of the files.",
+    )
+    replace = forms.BooleanField(required=False, help_text="Replace the cloud imported earlier under this name.")
+
+    MAX_FILE = 50 * 1024 * 1024
+
+    @staticmethod
+    def _endpoint(url):
+        """An http(s) URL with a host (a bare name like controller:8778 included)."""
+        from urllib.parse import urlsplit
+
+        url = url.strip()
+        parts = urlsplit(url)
+        if not url or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise forms.ValidationError("Enter an http:// or https:// URL.")
+        return url
+
+    def clean_placement_url(self):
+        return self._endpoint(self.cleaned_data["placement_url"])
+
+    def clean_compute_url(self):
+        url = self.cleaned_data["compute_url"]
+        return self._endpoint(url) if url.strip() else ""
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name == "import":  # /clouds/import/ is this form
+            raise forms.ValidationError("This name is the import page's: choose another.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        files = [data.get(name) for name in ("servers_json", "migrations_json", "flavors_json")]
+        if data.get("compute_url") and any(files):
+            raise forms.ValidationError("Give either the compute URL or the files, not both.")
+        if not data.get("compute_url") and not data.get("servers_json"):
+            self.add_error("servers_json", "Give Nova's servers: this file, or the compute URL.")
+        for name in ("servers_json", "migrations_json", "flavors_json"):
+            upload = data.get(name)
+            if upload is not None:
+                if upload.size > self.MAX_FILE:
+                    self.add_error(name, "This file is larger than 50 MB.")
+                    continue
+                try:
+                    data[name] = upload.read().decode("utf-8")
+                except UnicodeDecodeError:
+                    self.add_error(name, "This file is not UTF-8 text.")
+        return data

@@ -1,7 +1,7 @@
 """URL routes of the dashboard's pages (config/urls.py mounts them at the root)."""
 from django.urls import path
 
-from . import campaign_views, lists, views
+from . import campaign_views, cloud_views, lists, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,10 @@ urlpatterns = [
     path("campaigns/<int:pk>/live/", campaign_views.campaign_live, name="campaign-live"),
     path("campaigns/<int:pk>/cancel/", campaign_views.campaign_cancel, name="campaign-cancel"),
     path("campaigns/<int:pk>/runs/", campaign_views.campaign_runs, name="campaign-runs"),
+    path("clouds/", cloud_views.cloud_list, name="cloud-list"),
+    path("clouds/import/", cloud_views.cloud_import, name="cloud-import"),
+    path("clouds/<slug:name>/", cloud_views.cloud_detail, name="cloud-detail"),
+    path("clouds/<slug:name>/copy/", cloud_views.cloud_copy, name="cloud-copy"),
     path("providers/", lists.provider_list, name="provider-list"),
     path("providers/<uuid:uuid>/", lists.provider_detail, name="provider-detail"),
     path("hosts/", lists.host_list, name="host-list"),

@@ -128,6 +128,12 @@ def run_new(request):
 def _initial(request):
     """The form's values: a run's (``?from=ID``, clone) or a preset's (``?scenario=NAME``)."""
     source = request.GET.get("from")
+    if request.GET.get("cloud") and not source:  # a server of a copy (or a shared cloud) to resize
+        from .cloud_views import run_initial
+
+        initial = run_initial(request.GET["cloud"], request.GET.get("server", ""))
+        if initial is not None:
+            return {**RunForm.initial_for(initial), "scenario": CUSTOM, "loaded": CUSTOM}
     if source:
         number = as_id(source)
         run = get_object_or_404(Run, pk=number) if number is not None and number <= MAX_ID else None

@@ -9,6 +9,7 @@
 
 Exit code as the CLI's: 0 when nothing is found, 3 when something is.
 """
+import json
 from collections import defaultdict
 
 from .models import Allocation, Migration, ResourceProvider, Server
@@ -26,12 +27,36 @@ def audit_summary(audit):
     """What an audit found in a few words: "clean", or e.g. "orphaned 1 · missing 1"; None before the audit."""
     if audit is None:
         return None
-    found = [f"{label} {len(audit.get(kind, []))}" for kind, label in FINDING_KINDS.items() if audit.get(kind)]
+    found = []
+    for kind, label in FINDING_KINDS.items():
+        inherited = sum(1 for finding in audit.get(kind, []) if finding.get("inherited"))
+        if len(audit.get(kind, [])) > inherited:
+            found.append(f"{label} {len(audit[kind]) - inherited}")
+        if inherited:  # in a copy of an imported cloud: there before the run
+            found.append(f"{label} {inherited} inherited")
     return " · ".join(found) or "clean"
 
 
 def _fmt(resources):
     return ", ".join(f"{rc}={amount}" for rc, amount in sorted(resources.items()))
+
+
+def finding_key(kind, finding):
+    """What identifies a finding in its cloud: a consumer on a provider, or a server (with what it
+    holds, for a flavor mismatch)."""
+    if kind == "orphaned":
+        return (kind, finding["provider"], finding["consumer_uuid"])
+    if kind == "missing":
+        return (kind, finding["server_uuid"])
+    return (kind, finding["server_uuid"], json.dumps(finding["allocated"], sort_keys=True))
+
+
+def new_findings(audit):
+    """The audit without the findings a copy inherited from the cloud it copies ("inherited")."""
+    if audit is None:
+        return None
+    return {kind: [f for f in found if not f.get("inherited")] if isinstance(found, list) else found
+            for kind, found in audit.items()}
 
 
 def audit_cloud(cloud):
@@ -170,6 +195,11 @@ def _audit(providers, servers, migrations, holdings, consumer_types):
                     ),
                 }
             )
+    inherited = {tuple(key) for key in cloud.inherited or []}
+    for kind, found_list in (("orphaned", orphaned), ("missing", missing), ("flavor_mismatch", mismatched)):
+        for finding in found_list:
+            if finding_key(kind, finding) in inherited:
+                finding["inherited"] = True
     found = bool(orphaned or missing or mismatched)
     return {
         "exit_code": 3 if found else 0,

@@ -23,6 +23,7 @@ from django.db.models import Case, CharField, Count, F, Q, Value, When
 from django.utils import timezone
 
 from . import compute_api
+from .audit import new_findings
 from .models import Campaign, RunStep
 from .params import CHOICE, CHOICES, FLAG, INTEGER, NAMES, NUMBER, PARAMS, ParamError
 from .pipeline import STEPS, InvalidRun, abort, run_to_completion, start_run
@@ -307,7 +308,7 @@ OUTCOMES = {  # outcome -> (label, colour, severity: the worst colours a matrix 
 def outcome(run):
     """What a finished run amounts to, worst first: a leak, a missing allocation, a flavor
     mismatch, a verdict mismatch or crash, the server in ERROR or VERIFY_RESIZE, or clean."""
-    audit = run.audit or {}
+    audit = new_findings(run.audit) or {}  # not what a copy of an imported cloud already had
     for kind in ("orphaned", "missing", "flavor_mismatch"):
         if audit.get(kind):
             return kind

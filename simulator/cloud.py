@@ -112,9 +112,15 @@ def find_server(cloud, ref):
 
 
 def prepare(run, params):
-    """A run's cloud (fresh from the template, or the named one) and its server, booted if needed."""
+    """A run's cloud (fresh from the template, the named one, or a fresh copy of the named one when
+    it is imported from a real cloud: runs never change an imported cloud) and its server, booted if
+    needed."""
     if params["cloud"]:
         cloud = Cloud.objects.get(name=params["cloud"])
+        if cloud.is_imported:
+            from .copies import copy_cloud
+
+            cloud = copy_cloud(cloud, f"{cloud.name[:80]}-run-{run.pk}")
         server = find_server(cloud, params["server"])
     else:
         cloud = build_cloud(

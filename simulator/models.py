@@ -46,6 +46,20 @@ class Cloud(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=255, blank=True)
     shared = models.BooleanField(default=False, help_text="Built by seed_demo; runs may target it.")
+    imported = models.JSONField(
+        null=True, blank=True,
+        help_text="Set on a cloud read from a real Placement and Nova: where from, when, what was found. "
+        "Runs never change such a cloud; they run on a copy.",
+    )
+    copy_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies",
+        help_text="The imported cloud this one is a copy of, for replays.",
+    )
+    inherited = models.JSONField(
+        null=True, blank=True,
+        help_text="A copy's audit findings when it was made (keys of simulator.audit.finding_key): what a run "
+        "in it finds again was there before it.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -53,6 +67,10 @@ class Cloud(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_imported(self):
+        return self.imported is not None
 
 
 class Host(models.Model):

@@ -264,7 +264,7 @@ def format_report(report, steps=True):
         found = findings(audit)
         out(f"Audit: exit code {audit['exit_code']}" + ("" if found else ", nothing found"))
         for _, finding in found:
-            out(f"  {finding['message']}")
+            out(f"  {finding['message']}" + (" (inherited: there before the run)" if finding.get("inherited") else ""))
     verdict = report["verdict"]
     if verdict:
         out(f"Verdict: {verdict['summary']}")

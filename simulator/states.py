@@ -113,6 +113,9 @@ class MigrationType(models.TextChoices):
 class ConsumerType(models.TextChoices):
     INSTANCE = "INSTANCE"
     MIGRATION = "MIGRATION"
+    # An imported consumer that is neither a server nor a migration Nova knows (Placement's own
+    # name for a consumer without a type is "unknown").
+    UNKNOWN = "UNKNOWN"
 
 
 class ResourceClass(models.TextChoices):

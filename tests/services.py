@@ -61,3 +61,80 @@ def create_database(server_url, prefix):
     with psycopg.connect(server_url.replace("postgres://", "postgresql://"), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+# Serves openstack-placement's WSGI application with the standard library's server, one request
+# at a time, logging each request line ("GET /resource_providers HTTP/1.1" 200) to stderr.
+PLACEMENT_SERVER = """
+import sys
+from wsgiref.simple_server import make_server
+from placement.wsgi.api import application
+server = make_server("127.0.0.1", int(sys.argv[1]), application)
+print("serving", flush=True)
+server.serve_forever()
+"""
+
+
+class RealPlacement:
+    """A running openstack-placement: its ``url``, the headers its noauth2 strategy takes, and the
+    requests it served (``requests()``: [(method, path)] in order)."""
+
+    def __init__(self, url, log):
+        self.url, self.log = url, log
+
+    def headers(self, version="1.28"):
+        return {"x-auth-token": "admin", "OpenStack-API-Version": f"placement {version}"}
+
+    def requests(self):
+        served = []
+        for line in self.log.read_text().splitlines():
+            if '"' in line:
+                method, path, *_ = line.split('"')[1].split(" ")
+                served.append((method, path))
+        return served
+
+
+@contextlib.contextmanager
+def real_placement(python, folder):
+    """openstack-placement from the Nova environment (``python``), on a free port with
+    ``auth_strategy = noauth2`` and a SQLite file in ``folder``: ``placement-manage db sync``, then
+    its WSGI application served until the block ends. Yields a ``RealPlacement``."""
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    folder = Path(folder)
+    env = {
+        **os.environ,
+        "OS_PLACEMENT_DATABASE__CONNECTION": f"sqlite:///{folder / 'placement.sqlite'}",
+        "OS_API__AUTH_STRATEGY": "noauth2",
+    }
+    manage = Path(python).parent / "placement-manage"
+    subprocess.run([str(manage), "db", "sync"], env=env, check=True, capture_output=True, timeout=120)
+    port, log = free_port(), folder / "placement.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [str(python), "-c", PLACEMENT_SERVER, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"placement exited ({process.returncode}): {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("placement did not answer within 60 s") from None
+                time.sleep(0.2)
+        yield RealPlacement(url, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes, schema
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -352,7 +352,40 @@ class ScenarioViewSet(viewsets.ViewSet):
         return Response(self._document(SCENARIOS[name], ConformanceCheck.objects.latest_per_preset().get(name)))
 
 
-class HostViewSet(viewsets.ModelViewSet):
+class ImportedCloudConflict(APIException):
+    """A write to a cloud imported from a real one: it mirrors that cloud, and is never changed."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "imported"
+
+
+def refuse_imported(cloud):
+    """Raise ImportedCloudConflict (409) when ``cloud`` is an imported cloud."""
+    if cloud is not None and cloud.is_imported:
+        raise ImportedCloudConflict(
+            f"Cloud {cloud.name} is imported from a real cloud and is never changed here: "
+            f"copy it (python manage.py copy_cloud {cloud.name}) and change the copy."
+        )
+
+
+class ImportedReadOnly:
+    """For a ModelViewSet: creating, updating or deleting a record of an imported cloud is a 409."""
+
+    def perform_create(self, serializer):
+        refuse_imported(serializer.validated_data.get("cloud"))
+        super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        refuse_imported(serializer.instance.cloud)
+        refuse_imported(serializer.validated_data.get("cloud"))
+        super().perform_update(serializer)
+
+    def perform_destroy(self, instance):
+        refuse_imported(instance.cloud)
+        super().perform_destroy(instance)
+
+
+class HostViewSet(ImportedReadOnly, viewsets.ModelViewSet):
     """Compute hosts: service up/down and the driver's injected failures."""
 
     queryset = Host.objects.select_related("cloud", "provider")
@@ -363,6 +396,7 @@ class HostViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
+        refuse_imported(data["cloud"])
         with transaction.atomic():
             host = ensure_host(data["cloud"], data["name"], data["driver"])
             for key in ("service_up", "supports_migrate_to_same_host", "failures"):
@@ -373,6 +407,7 @@ class HostViewSet(viewsets.ModelViewSet):
 
     def destroy(self, request, *args, **kwargs):
         host = self.get_object()
+        refuse_imported(host.cloud)
         try:
             delete_host(host)
         except HostInUse as error:
@@ -470,12 +505,16 @@ class InventoryClassView(APIView):
         serializer.is_valid(raise_exception=True)
         record = dict(serializer.validated_data)
         generation = record.pop("resource_provider_generation", None)
-        placement.set_inventory(_provider(uuid, resource_class), resource_class, record, generation)
+        provider = _provider(uuid, resource_class)
+        refuse_imported(provider.cloud)
+        placement.set_inventory(provider, resource_class, record, generation)
         return self.get(request, uuid, resource_class)
 
     @_placement_errors
     def delete(self, request, uuid, resource_class):
-        placement.delete_inventory(_provider(uuid, resource_class), resource_class)
+        provider = _provider(uuid, resource_class)
+        refuse_imported(provider.cloud)
+        placement.delete_inventory(provider, resource_class)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -487,7 +526,7 @@ class AllocationView(APIView):
         return Response(placement.get_allocations(consumer_uuid))
 
 
-class FlavorViewSet(viewsets.ModelViewSet):
+class FlavorViewSet(ImportedReadOnly, viewsets.ModelViewSet):
     queryset = Flavor.objects.select_related("cloud")
     serializer_class = serializers.FlavorSerializer
     filterset_class = filters.FlavorFilter
@@ -520,6 +559,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         cloud = data["cloud"]
+        refuse_imported(cloud)
         host = Host.objects.select_related("provider").filter(cloud=cloud, name=data["host"]).first()
         if host is None:
             raise ValidationError({"host": [f"Compute host {data['host']} could not be found."]})
@@ -535,6 +575,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
 
     def destroy(self, request, *args, **kwargs):
         server = self.get_object()
+        refuse_imported(server.cloud)
         if Run.objects.unfinished().filter(server=server).exists():
             return conflict(f"Cannot delete server {server.name} while a run is resizing it.")
         with transaction.atomic():
