@@ -1,10 +1,13 @@
-"""URL routes of the site: the dashboard's pages, the REST API, login and the admin."""
+"""URL routes of the site: the dashboard's pages, the REST API, login, the admin and the health check."""
 from django.contrib import admin
 from django.urls import include, path
+
+from dashboard.health import health
 
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("dashboard.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
 ]
