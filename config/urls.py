@@ -7,6 +7,8 @@ from dashboard.health import health
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("dashboard.api.urls")),
+    path("metrics", include("dashboard.metrics")),  # Prometheus' scrape target
+    path("placement/", include("dashboard.openstack.placement_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),

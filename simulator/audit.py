@@ -35,25 +35,64 @@ def _fmt(resources):
 
 
 def audit_cloud(cloud):
-    providers = {p.pk: p for p in ResourceProvider.objects.filter(cloud=cloud)}
-    servers = list(
-        Server.objects.filter(cloud=cloud)
+    """The audit of one cloud (four queries)."""
+    return audit_clouds([cloud.pk])[cloud.pk]
+
+
+def audit_clouds(clouds):
+    """{cloud id: its audit} for ``clouds`` (ids, or a queryset of clouds), in four queries whatever
+    their number; a cloud with neither provider nor server is clean. Every cloud is audited on its
+    own, as ``audit_cloud`` audits it."""
+    if isinstance(clouds, (list, tuple, set, frozenset)):
+        audited = {pk: _Cloud() for pk in clouds}
+    else:
+        audited = {}
+    providers = {}
+    for provider in ResourceProvider.objects.filter(cloud__in=clouds):
+        providers[provider.pk] = provider
+        audited.setdefault(provider.cloud_id, _Cloud()).providers[provider.pk] = provider
+    servers = (
+        Server.objects.filter(cloud__in=clouds)
         .exclude(vm_state=VmState.DELETED)
-        .select_related("node", "flavor", "new_flavor")
+        .select_related("flavor", "new_flavor")
     )
+    for server in servers:
+        audited.setdefault(server.cloud_id, _Cloud()).servers.append(server)
     # In progress: not finished by Nova's rule, or "reverted" on the dest while the source is
     # still moving the allocation back (the server is still resize_reverting).
-    of_cloud = Migration.objects.filter(cloud=cloud)
-    migrations = list(
-        of_cloud.in_progress()
-        | of_cloud.filter(status=MigrationStatus.REVERTED, server__task_state=TaskState.RESIZE_REVERTING)
+    of_clouds = Migration.objects.filter(cloud__in=clouds)
+    migrations = of_clouds.in_progress() | of_clouds.filter(
+        status=MigrationStatus.REVERTED, server__task_state=TaskState.RESIZE_REVERTING
     )
-    holdings = defaultdict(dict)  # (provider id, consumer uuid) -> {rc: amount}
-    consumer_types = {}
-    for alloc in Allocation.objects.filter(provider__cloud=cloud).select_related("consumer"):
-        holdings[(alloc.provider_id, str(alloc.consumer.uuid))][alloc.resource_class] = alloc.used
-        consumer_types[str(alloc.consumer.uuid)] = alloc.consumer.consumer_type
+    for migration in migrations:
+        audited.setdefault(migration.cloud_id, _Cloud()).migrations.append(migration)
+    rows = Allocation.objects.filter(provider__cloud__in=clouds).values_list(
+        "provider_id", "consumer__uuid", "consumer__consumer_type", "resource_class", "used"
+    )
+    for provider_id, consumer_uuid, consumer_type, rc, used in rows:
+        one = audited[providers[provider_id].cloud_id]
+        one.holdings[(provider_id, str(consumer_uuid))][rc] = used
+        one.consumer_types[str(consumer_uuid)] = consumer_type
+    return {pk: one.audit() for pk, one in audited.items()}
 
+
+class _Cloud:
+    """What the audit of one cloud reads: its providers, live servers, in-progress migrations, and
+    every consumer's holdings on its providers."""
+
+    def __init__(self):
+        self.providers = {}  # provider id -> provider
+        self.servers = []
+        self.migrations = []
+        self.holdings = defaultdict(dict)  # (provider id, consumer uuid) -> {rc: amount}
+        self.consumer_types = {}
+
+    def audit(self):
+        return _audit(self.providers, self.servers, self.migrations, self.holdings, self.consumer_types)
+
+
+def _audit(providers, servers, migrations, holdings, consumer_types):
+    """The findings of one cloud from what ``audit_clouds`` read of it."""
     legit = defaultdict(set)  # provider id -> consumer uuids that belong there
     for server in servers:
         if server.node_id:

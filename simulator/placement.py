@@ -11,7 +11,7 @@ import uuid as uuidlib
 from collections import Counter
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch, Q, Sum
+from django.db.models import Count, F, Prefetch, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .models import Allocation, Consumer, Inventory, ResourceProvider
@@ -263,11 +263,15 @@ def cloud_usages(cloud):
     return {name: dict(zip(RESOURCE_CLASSES, used)) for name, *used in rows}
 
 
-def _allocations_of(consumer_uuids):
-    """{consumer uuid: its ``get_allocations`` document} for those of the consumers that exist, in
-    one query (a consumer holding nothing is a single row without allocation)."""
+def _allocations_of(consumer_uuids, cloud=None):
+    """{consumer uuid: its ``get_allocations`` document} for those of the consumers that exist (in
+    ``cloud``, when given), in one query (a consumer holding nothing is a single row without
+    allocation)."""
+    consumers = Consumer.objects.filter(uuid__in=consumer_uuids)
+    if cloud is not None:
+        consumers = consumers.filter(cloud=cloud)
     rows = (
-        Consumer.objects.filter(uuid__in=consumer_uuids)
+        consumers
         .order_by("allocations__provider_id", "allocations__resource_class")
         .values_list(
             "uuid",
@@ -299,9 +303,66 @@ def _allocations_of(consumer_uuids):
     return documents
 
 
-def get_allocations(consumer_uuid):
-    """``GET /allocations/{consumer}``; an unknown consumer has ``{"allocations": {}}``."""
-    return next(iter(_allocations_of([consumer_uuid]).values()), {"allocations": {}})
+def get_allocations(consumer_uuid, cloud=None):
+    """``GET /allocations/{consumer}``; an unknown consumer (or one of another cloud than ``cloud``,
+    when given) has ``{"allocations": {}}``."""
+    return next(iter(_allocations_of([consumer_uuid], cloud).values()), {"allocations": {}})
+
+
+def provider_allocations(provider):
+    """``GET /resource_providers/{uuid}/allocations``: {consumer uuid: {"resources": {rc: used},
+    "consumer_generation"}} of every consumer holding something on ``provider``, in one query."""
+    rows = (
+        Allocation.objects.filter(provider=provider)
+        .order_by("consumer_id", "resource_class")
+        .values_list("consumer__uuid", "consumer__generation", "resource_class", "used")
+    )
+    allocations = {}
+    for consumer_uuid, generation, rc, used in rows:
+        entry = allocations.setdefault(str(consumer_uuid), {"resources": {}, "consumer_generation": generation})
+        entry["resources"][rc] = used
+    return allocations
+
+
+def total_usages(cloud, project_id, user_id=None):
+    """``GET /usages?project_id=&user_id=``: {rc: used} summed over the allocations of the
+    project's consumers in ``cloud`` (of that user's only, with ``user_id``), in one query; a
+    class nobody allocates is absent."""
+    return dict(
+        _project_allocations(cloud, project_id, user_id)
+        .order_by("resource_class")
+        .values_list("resource_class")
+        .annotate(total=Sum("used"))
+    )
+
+
+def total_usages_by_consumer_type(cloud, project_id, user_id=None, consumer_type=None):
+    """``GET /usages`` from microversion 1.38: {consumer type: {rc: used, "consumer_count": n}}.
+
+    ``consumer_type`` keeps one type; ``"all"`` groups every consumer under the key ``all``;
+    ``"unknown"`` keeps the consumers without a type (a consumer here always has one). Two queries.
+    """
+    if consumer_type == "unknown":
+        return {}
+    allocations = _project_allocations(cloud, project_id, user_id)
+    if consumer_type not in (None, "all"):
+        allocations = allocations.filter(consumer__consumer_type=consumer_type)
+    group = Value("all") if consumer_type == "all" else F("consumer__consumer_type")
+    grouped = allocations.annotate(group=group).order_by()
+    counts = dict(grouped.values_list("group").annotate(count=Count("consumer", distinct=True)))
+    usages = {}
+    rows = grouped.values_list("group", "resource_class").annotate(total=Sum("used")).order_by("group", "resource_class")
+    for name, rc, total in rows:
+        usages.setdefault(name, {})[rc] = total
+        usages[name]["consumer_count"] = counts[name]
+    return usages
+
+
+def _project_allocations(cloud, project_id, user_id=None):
+    allocations = Allocation.objects.filter(consumer__cloud=cloud, consumer__project_id=project_id)
+    if user_id:
+        allocations = allocations.filter(consumer__user_id=user_id)
+    return allocations
 
 
 def post_allocations(cloud, payload):

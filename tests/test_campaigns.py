@@ -10,9 +10,10 @@ import pytest
 
 from simulator import campaigns
 from simulator.campaigns import CampaignError
-from simulator.models import Campaign
-from simulator.pipeline import run_to_completion
-from simulator.states import CampaignStatus
+from simulator.models import Campaign, Run
+from simulator.pipeline import abort, run_to_completion
+from simulator.states import CampaignStatus, RunStatus
+from tests.factories import finished_run, run_record, started_run
 from tests.live import LiveStack
 
 LEAKING_BASE = {"fail_at": "finish_migration", "exception": "VirtualInterfaceCreateException", "fail_host": "host2"}
@@ -134,6 +135,24 @@ def test_a_campaign_run_in_process_classifies_every_run(db):
         '{"bugs": ["1825537"], "then": "revert"}': "orphaned",
     }
     assert campaigns.progress(campaign)["done"] == 4
+
+
+def test_the_database_classifies_runs_as_outcome_does(db):
+    """outcome_expression, outcome's twin in SQL (what /metrics counts by), on runs of every outcome
+    and on rows that reach each of its branches."""
+    for name in ("bug-1825537", "same-host-finish-resize-fails", "resize-instance-fails", "prep-resize-reschedule",
+                 "resize-confirm"):
+        finished_run(name)
+    started_run("resize-confirm")
+    abort(started_run("resize-confirm").pk, "operator")
+    run_record(status=RunStatus.DONE, verdict={"result": "mismatch"}, audit={"orphaned": []}, server_status="ERROR")
+    run_record(status=RunStatus.CRASHED, verdict={"result": "none"}, audit={"missing": [{"provider": "host1"}]})
+    run_record(status=RunStatus.DONE, verdict={"result": "matched"}, audit=None, server_status="VERIFY_RESIZE")
+    run_record(status=RunStatus.DONE, verdict=None, audit={}, server_status="")
+    run_record(status=RunStatus.RUNNING, audit={"orphaned": [{"provider": "host1"}]})
+    classified = dict(Run.objects.annotate(outcome=campaigns.outcome_expression()).values_list("pk", "outcome"))
+    assert classified == {run.pk: campaigns.outcome(run) if run.is_finished else None for run in Run.objects.all()}
+    assert set(classified.values()) == {*campaigns.OUTCOMES, None}
 
 
 def test_exports_carry_one_row_or_testcase_per_run(db):

@@ -1,6 +1,6 @@
 """The simulator on PostgreSQL: the seed, every preset, the state table, concurrent writers,
-the run lifecycle and the step tasks, run by pytest in a child process with DATABASE_URL
-pointing at a fresh cluster."""
+the run lifecycle, the step tasks and /metrics' aggregates, run by pytest in a child process with
+DATABASE_URL pointing at a fresh cluster."""
 import os
 import subprocess
 import sys
@@ -16,6 +16,7 @@ MODULES = [
     "tests/test_reaper.py",
     "tests/test_run_lifecycle.py",
     "tests/test_tasks.py",
+    "tests/test_metrics.py",
 ]
 
 
