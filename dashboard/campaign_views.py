@@ -22,6 +22,7 @@ from simulator.models import Campaign
 from simulator.tasks import cast
 
 from . import campaign_pages as pages
+from .access import over_limit
 from .forms import CampaignForm
 from .views import MAX_ID, as_id
 
@@ -68,6 +69,8 @@ def campaign_new(request):
             try:
                 preview = campaigns.preview(definition)
                 if starting and preview["runs"]:
+                    if limited := over_limit(request, "campaigns"):
+                        return limited
                     campaign = campaigns.create(definition, on_cast=cast, name=form.cleaned_data["name"])
                     messages.info(request, f"Campaign {campaign.pk} started: {len(campaign.plan)} runs, "
                                            f"{len(campaign.skipped)} combinations skipped.")

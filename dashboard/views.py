@@ -3,6 +3,7 @@ from functools import wraps
 from pathlib import Path
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count
 from django.http import FileResponse, Http404
@@ -20,6 +21,7 @@ from simulator.presets import CUSTOM, DEFAULT_SCENARIO, SCENARIOS
 from simulator.report import snapshot
 from simulator.tasks import cast, request_conformance, revoke
 
+from .access import over_limit
 from .forms import RunForm
 from .presenters import conformance_page, presets, run_page
 from .usage import build_bars, cloud_scales, consumer_names
@@ -28,6 +30,7 @@ from .usage import build_bars, cloud_scales, consumer_names
 FAVICON = Path(__file__).resolve().parent / "static" / "dashboard" / "favicon.ico"
 
 
+@login_not_required
 @cache_control(max_age=86400, public=True)
 def favicon(request):
     """``/favicon.ico``, where browsers look for it whatever the page says."""
@@ -105,6 +108,8 @@ def run_new(request):
             return redirect(f"{reverse('run-new')}?scenario={chosen}")
         form = RunForm(request.POST)
         if form.is_valid():
+            if limited := over_limit(request, "runs"):
+                return limited
             scenario, overrides = form.overrides()
             try:
                 run = start_run(scenario, overrides, on_cast=cast)
@@ -165,6 +170,8 @@ def run_action(view):
 def run_rerun(request, pk):
     """Start a run with exactly the same parameters."""
     run = _run(pk)
+    if limited := over_limit(request, "runs"):
+        return limited
     try:
         again = start_run(run.scenario, run.params, on_cast=cast)
     except InvalidRun as error:
@@ -213,6 +220,8 @@ def run_toggle_bug(request, pk, bug):
     run = _run(pk)
     if bug not in KNOWN_BUGS:
         raise Http404("Unknown bug")
+    if limited := over_limit(request, "runs"):
+        return limited
     bugs = set(run.params.get("bugs", []))
     bugs ^= {bug}
     try:

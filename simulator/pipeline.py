@@ -7,8 +7,10 @@ loads everything from the database, executes one Nova function, records the
 cast it hands on and advances the run's ``seq``: a step delivered twice finds
 the run past its seq and does nothing.
 """
+import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -22,6 +24,8 @@ from .params import ParamError
 from .report import snapshot
 from .states import VmState
 from .validation import resolve
+
+STEP_LOG = logging.getLogger("simulator.steps")
 
 STEPS = {
     "conductor.migrate_server": conductor.migrate_server,
@@ -125,7 +129,7 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
         if busy.error is not None:  # whatever Nova's handlers made of it: roll the step back whole
             raise busy.error
         failure = failure or ctx.rescheduled_from
-        RunStep.objects.create(
+        step = RunStep.objects.create(
             run=run,
             seq=seq,
             name=name,
@@ -140,6 +144,7 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
             error=str(failure)[:255] if failure else "",
             log=ctx.log_lines,
         )
+        transaction.on_commit(partial(log_step, step))
         next_cast = ctx.next_cast or _user_action(ctx)
         run.pipeline_state = ctx.state
         run.seq = seq + 1
@@ -151,6 +156,18 @@ def execute_step(run_id, seq, delivery=IN_PROCESS, on_cast=None):
             run.finish()
             run.save()
         return run.seq if next_cast else None
+
+
+def log_step(step):
+    """One line per executed step: the run, the step, where and by whom, how long it waited on its
+    queue and how long it took, and how it ended."""
+    waited = (step.started - step.queued).total_seconds() * 1000 if step.queued else 0.0
+    took = (step.finished - step.started).total_seconds() * 1000
+    STEP_LOG.info(
+        "run %s step %s %s on %s by %s: waited %.1f ms, took %.1f ms, %s",
+        step.run_id, step.seq, step.name, step.host, step.worker or "in-process", waited, took,
+        f"failed: {step.error}" if step.failed else "ok",
+    )
 
 
 class _DatabaseBusy:

@@ -1,4 +1,4 @@
-"""Worker boot steps: the reaper, and ``--all-hosts`` (consume every compute host's queue,
+"""Worker boot steps: the reaper, a heartbeat in Redis, and ``--all-hosts`` (consume every compute host's queue,
 picking up hosts created after the worker started).
 
 Every worker answers the ``checkout`` control command with the checkout it runs from and a
@@ -6,7 +6,10 @@ hash of its code, and, once ready, warns about any worker on the same broker tha
 another checkout or other code: that worker would execute this checkout's runs.
 """
 import hashlib
+import json
 import logging
+import os
+import time
 from pathlib import Path
 
 from celery import bootsteps
@@ -127,6 +130,54 @@ class Reaper(bootsteps.StartStopStep):
             LOG.exception("reaper pass failed")
 
 
+HEARTBEAT_PREFIX = "resize-dashboard:worker:"
+
+
+def workers_seen(client):
+    """{worker name: {"queues", "pid", "seen"}} of the workers whose heartbeat has not expired."""
+    seen = {}
+    for key in client.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500):
+        raw = client.get(key)
+        if raw is not None:
+            seen[key.decode()[len(HEARTBEAT_PREFIX):]] = json.loads(raw)
+    return seen
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """Every WORKER_HEARTBEAT_INTERVAL seconds, tell Redis this worker is alive and which queues it
+    consumes (a key that expires after three missed beats): the health endpoint lists them."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.timer = None
+
+    def start(self, consumer):
+        self.beat(consumer)
+        self.timer = consumer.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL, self.beat, (consumer,))
+
+    def stop(self, consumer):
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def beat(self, consumer):
+        from .reaper import broker_client
+
+        document = {
+            "queues": sorted(queue.name for queue in consumer.task_consumer.queues),
+            "pid": os.getpid(),
+            "seen": time.time(),
+        }
+        try:
+            broker_client().set(
+                HEARTBEAT_PREFIX + consumer.hostname, json.dumps(document),
+                ex=max(1, round(3 * settings.WORKER_HEARTBEAT_INTERVAL)),
+            )
+        except Exception:  # the broker is away: the next beat tries again
+            LOG.exception("heartbeat failed")
+
+
 def _no_query_log(**kwargs):
     """Workers run for days: never keep DEBUG's log of every SQL query."""
     settings.DEBUG = False
@@ -145,3 +196,4 @@ def install(app):
     )
     app.steps["consumer"].add(AllHostQueues)
     app.steps["consumer"].add(Reaper)
+    app.steps["consumer"].add(Heartbeat)

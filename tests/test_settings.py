@@ -71,3 +71,23 @@ def test_production_settings_are_never_in_debug_mode(load, debug):
         "secret_key": "s3cret",
         "permissions": ["rest_framework.permissions.IsAuthenticated"],
     }
+
+
+STYLESHEET = """
+import django
+django.setup()
+from django.test import Client
+response = Client().get("/static/dashboard/dashboard.css")
+print(response.status_code, response["Content-Type"])
+"""
+
+
+def test_local_settings_with_debug_off_serve_the_stylesheet(tmp_path):
+    """Without debug mode runserver serves no static file: the application does (WhiteNoise)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x" * 40,
+               DASHBOARD_VAR_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", STYLESHEET], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "text/css;", 'charset="utf-8"']

@@ -133,17 +133,32 @@ LOGOUT_REDIRECT_URL = "home"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+
+
+def serving_static(middleware):
+    """``middleware`` with WhiteNoise right after SecurityMiddleware: static files served by the
+    application itself when debug mode is off (runserver serves them in debug mode)."""
+    at = middleware.index("django.middleware.security.SecurityMiddleware") + 1
+    return [*middleware[:at], "whitenoise.middleware.WhiteNoiseMiddleware", *middleware[at:]]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "simulator": {"handlers": ["console"], "level": os.environ.get("SIMULATOR_LOG_LEVEL", "CRITICAL")},
-    },
-}
+def logging_config(step_level):
+    """Logs on stderr, one line per record. ``simulator``: what Nova would have logged (quiet
+    unless SIMULATOR_LOG_LEVEL says otherwise); ``simulator.steps``: one line per executed step
+    (run, step, host, worker, queue wait, duration) at INFO, shown from ``step_level`` up."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "loggers": {
+            "simulator": {"handlers": ["console"], "level": os.environ.get("SIMULATOR_LOG_LEVEL", "CRITICAL")},
+            "simulator.steps": {"level": os.environ.get("STEP_LOG_LEVEL", step_level)},
+        },
+    }
+
+
+LOGGING = logging_config("WARNING")
 
 # Celery: Redis broker; runs live in the database, so no result backend.
 CELERY_BROKER_URL = REDIS_URL
@@ -176,6 +191,8 @@ RUN_STALE_AFTER = float(os.environ.get("RUN_STALE_AFTER", "30"))
 RUN_MAX_REDISPATCHES = int(os.environ.get("RUN_MAX_REDISPATCHES", "3"))
 # How often a worker started with --all-hosts looks for new compute hosts' queues.
 WORKER_HOST_QUEUES_INTERVAL = float(os.environ.get("WORKER_HOST_QUEUES_INTERVAL", "1"))
+# How often a worker tells Redis it is alive (the health endpoint's "workers seen recently").
+WORKER_HEARTBEAT_INTERVAL = float(os.environ.get("WORKER_HEARTBEAT_INTERVAL", "10"))
 
 # Conformance: real Nova 34 in its own virtualenv (``make nova-env``), where runs are replayed
 # (by ``manage.py conformance``, and by workers consuming the ``conformance`` queue).
