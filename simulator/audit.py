@@ -60,8 +60,15 @@ def new_findings(audit):
 
 
 def audit_cloud(cloud):
-    """The audit of one cloud (four queries)."""
-    return audit_clouds([cloud.pk])[cloud.pk]
+    """The audit of one cloud (four queries); in a copy of an imported cloud, the findings it was
+    made with are marked ``inherited``."""
+    audit = audit_clouds([cloud.pk])[cloud.pk]
+    inherited = {tuple(key) for key in cloud.inherited or []}
+    for kind in FINDING_KINDS:
+        for finding in audit[kind]:
+            if finding_key(kind, finding) in inherited:
+                finding["inherited"] = True
+    return audit
 
 
 def audit_clouds(clouds):
@@ -195,11 +202,6 @@ def _audit(providers, servers, migrations, holdings, consumer_types):
                     ),
                 }
             )
-    inherited = {tuple(key) for key in cloud.inherited or []}
-    for kind, found_list in (("orphaned", orphaned), ("missing", missing), ("flavor_mismatch", mismatched)):
-        for finding in found_list:
-            if finding_key(kind, finding) in inherited:
-                finding["inherited"] = True
     found = bool(orphaned or missing or mismatched)
     return {
         "exit_code": 3 if found else 0,

@@ -30,6 +30,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
@@ -317,6 +318,7 @@ def _version_document(root):
     }
 
 
+@require_safe
 def versions(request, cloud):
     """``GET /``: the versions the endpoint serves (outside microversions, no token needed)."""
     found = Cloud.objects.filter(name=cloud).first()
@@ -327,6 +329,7 @@ def versions(request, cloud):
     return _json({"versions": [{**entry, "links": [document["links"][0]]}]})
 
 
+@require_safe
 def version(request, cloud):
     """``GET /v2.1/``: the version with its microversion range (no token needed)."""
     req_id, asked = request_id(), None
@@ -788,11 +791,13 @@ def _identity_document(request):
             "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]}
 
 
+@require_safe
 def identity(request):
     """``GET /identity/``: Keystone's version list (300 Multiple Choices), v3 only."""
     return _json({"versions": {"values": [_identity_document(request)]}}, status=300)
 
 
+@require_safe
 def identity_v3(request):
     """``GET /identity/v3``: Keystone's v3 version document, all the clients need to discover the
     identity service when they authenticate with an admin token (there is no catalog to read)."""
