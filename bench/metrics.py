@@ -14,10 +14,8 @@ Reproduce from the repository root::
 """
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,28 +26,8 @@ URLS = ["/metrics", "/metrics?cloud=bench-0"]
 
 
 def measure(client, url, requests):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(pages.WARMUP):
-        response = client.get(url)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url}: {response.status_code}")
-    with CaptureQueriesContext(connection) as captured:
-        client.get(url)
-    queries = len(captured)  # now: the next request clears the connection's query log
-    samples = []
-    for _ in range(requests):
-        start = time.perf_counter()
-        client.get(url)
-        samples.append((time.perf_counter() - start) * 1000)
-    return {
-        "median": statistics.median(samples),
-        "p95": pages.p95(samples),
-        "queries": queries,
-        "lines": response.content.count(b"\n"),
-        "bytes": len(response.content),
-    }
+    figures, response = pages.timed(client, url, requests)
+    return {**figures, "lines": response.content.count(b"\n")}
 
 
 def main(argv=None):
