@@ -262,6 +262,15 @@ def _next_link(api, collection, marker):
     return [{"rel": "next", "href": f"{api.root}/v2.1/{collection}?{urlencode(params)}"}]
 
 
+def _paged(api, key, path, page, limit, view, marker):
+    """``{key: [view(item), ...]}`` with ``{key}_links`` (the next page, marked by ``marker`` of the
+    last item) when the page is full, as Nova pages its collections."""
+    document = {key: [view(item) for item in page]}
+    if page and len(page) == limit:
+        document[f"{key}_links"] = _next_link(api, path, marker(page[-1]))
+    return _json(document)
+
+
 def _limit_and_marker(api):
     """``common.get_limit_and_marker``: at most [api] max_limit."""
     limit = api.request.GET.get("limit")
@@ -486,19 +495,16 @@ def _servers(api):
 @compute_view("GET", "HEAD")
 def servers(api):
     page, limit = _servers(api)
-    document = {"servers": [{"id": str(s.uuid), "name": s.name, "links": _links(api, "servers", s.uuid)} for s in page]}
-    if page and len(page) == limit:
-        document["servers_links"] = _next_link(api, "servers", page[-1].uuid)
-    return _json(document)
+    return _paged(api, "servers", "servers", page, limit,
+                 lambda s: {"id": str(s.uuid), "name": s.name, "links": _links(api, "servers", s.uuid)},
+                 lambda s: s.uuid)
 
 
 @compute_view("GET", "HEAD")
 def servers_detail(api):
     page, limit = _servers(api)
-    document = {"servers": [server_view(api, server, show=False) for server in page]}
-    if page and len(page) == limit:
-        document["servers_links"] = _next_link(api, "servers/detail", page[-1].uuid)
-    return _json(document)
+    return _paged(api, "servers", "servers/detail", page, limit, lambda s: server_view(api, s, show=False),
+                 lambda s: s.uuid)
 
 
 @compute_view("GET", "HEAD")
@@ -615,19 +621,15 @@ def _flavors(api):
 @compute_view("GET", "HEAD")
 def flavors(api):
     page, limit = _flavors(api)
-    document = {"flavors": [flavor_view(api, flavor, detail=False) for flavor in page]}
-    if page and len(page) == limit:
-        document["flavors_links"] = _next_link(api, "flavors", page[-1].flavorid)
-    return _json(document)
+    return _paged(api, "flavors", "flavors", page, limit, lambda f: flavor_view(api, f, detail=False),
+                 lambda f: f.flavorid)
 
 
 @compute_view("GET", "HEAD")
 def flavors_detail(api):
     page, limit = _flavors(api)
-    document = {"flavors": [flavor_view(api, flavor) for flavor in page]}
-    if page and len(page) == limit:
-        document["flavors_links"] = _next_link(api, "flavors/detail", page[-1].flavorid)
-    return _json(document)
+    return _paged(api, "flavors", "flavors/detail", page, limit, lambda f: flavor_view(api, f),
+                 lambda f: f.flavorid)
 
 
 @compute_view("GET", "HEAD")
