@@ -303,6 +303,10 @@ def _check_query(api, allowed, patterns=None):
         raise Fault(400, f"Additional properties are not allowed ({', '.join(map(repr, extra))} {verb} unexpected)")
 
 
+# How Nova words an unknown marker in the servers and flavors lists.
+UNKNOWN_MARKER = "marker [{marker}] not found"
+
+
 def _page(items, key, limit, marker, unknown="Marker {marker} could not be found."):
     """The items after ``marker`` (an item's ``key``), at most ``limit``; 400 for an unknown marker."""
     if marker is not None:
@@ -484,12 +488,7 @@ def _servers(api):
     if host := query.get("host"):
         servers = [server for server in servers if server.host and server.host.name == host]
     limit, marker = _limit_and_marker(api)
-    if marker is not None:
-        uuids = [str(server.uuid) for server in servers]
-        if marker not in uuids:
-            raise Fault(400, f"marker [{marker}] not found")
-        servers = servers[uuids.index(marker) + 1:]
-    return servers[:limit], limit
+    return _page(servers, "uuid", limit, marker, unknown=UNKNOWN_MARKER), limit
 
 
 @compute_view("GET", "HEAD")
@@ -609,13 +608,7 @@ def _flavors(api):
     if "name" in query:
         flavors = flavors.filter(name=query["name"])
     limit, marker = _limit_and_marker(api)
-    flavors = list(flavors)
-    if marker is not None:
-        ids = [flavor.flavorid for flavor in flavors]
-        if marker not in ids:
-            raise Fault(400, f"marker [{marker}] not found")
-        flavors = flavors[ids.index(marker) + 1:]
-    return flavors[:limit], limit
+    return _page(list(flavors), "flavorid", limit, marker, unknown=UNKNOWN_MARKER), limit
 
 
 @compute_view("GET", "HEAD")
