@@ -382,6 +382,11 @@ class Campaign(Finishing, models.Model):
 
 
 
+def _started(now):
+    """What a step's start writes on an unfinished run: it is running, since its first step."""
+    return {"status": RunStatus.RUNNING, "started": Coalesce("started", Value(now))}
+
+
 class RunQuerySet(models.QuerySet):
     def unfinished(self):
         return self.exclude(status__in=RunStatus.TERMINAL)
@@ -389,16 +394,12 @@ class RunQuerySet(models.QuerySet):
     def executing(self, worker, now):
         """Mark these (unfinished) runs as executing a step on ``worker``: a queued run starts
         with its first step."""
-        return self.unfinished().update(
-            status=RunStatus.RUNNING, started=Coalesce("started", Value(now)), executing=worker, progressed=now
-        )
+        return self.unfinished().update(**_started(now), executing=worker, progressed=now)
 
     def step_failed(self, text):
         """A step rolled back by an error the reaper will retry: say why on the run, which has
         started (its step was attempted) and is executing nothing now."""
-        return self.unfinished().update(
-            status=RunStatus.RUNNING, started=Coalesce("started", Value(timezone.now())), error=text[:2000], executing=""
-        )
+        return self.unfinished().update(**_started(timezone.now()), error=text[:2000], executing="")
 
     def stale(self, cutoff):
         """Unfinished runs waiting on a cast that have shown no sign of life since ``cutoff``."""
